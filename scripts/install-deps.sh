@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what dockyard and its tests need on Debian 12, as root:
+# Debian's packages (only those missing; apt-get update once if any are),
+# then a venv built from the given Python with dockyard and its dev extras.
+set -euo pipefail
+python=${1:-python3}
+venv=${2:-.venv}
+
+apt_packages=(
+  busybox-static      # the offline base image and the test rootfs
+  runc crun           # reference runtimes for tests and benchmarks
+  libseccomp2         # pyseccomp loads it with ctypes
+  iptables nftables iproute2 kmod procps psmisc util-linux
+  etcd-server etcd-client   # the cluster store's etcd backend
+  skopeo              # a registry client nobody here wrote
+  tmux                # interactive -it tests under a real terminal
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# etcd-server's package starts a system etcd where an init system runs; the
+# tests start their own on free ports and never touch one they did not start.
+
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -e ".[dev]"

@@ -1,0 +1,45 @@
+"""Entry point of the ``dockyard`` command."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+import dockyard
+
+# name -> "module:attribute" of a click command; one line per command, kept
+# sorted. Each module is imported only when its command runs.
+COMMANDS: dict[str, str] = {
+    "kubeconfig": "dockyard.cli.server:kubeconfig",
+    "server": "dockyard.cli.server:server",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            return None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(dockyard.__version__, "-v", "--version", prog_name="dockyard")
+def cli() -> None:
+    """dockyard: containers on the real kernel, the Docker and Kubernetes way."""
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="dockyard", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

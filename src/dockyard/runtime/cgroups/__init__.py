@@ -1,0 +1,104 @@
+"""Control groups for containers: cgroup v1, v2 and hybrid hosts.
+
+Owns: creating a container's cgroup from ``linux.cgroupsPath``, applying
+``linux.resources`` (memory and swap, cpu, cpuset, pids, blkio/io, devices,
+hugetlb, unified), moving processes in, updating limits of a running
+container, freezing and thawing, reading stats and OOM events, and removing
+the cgroup afterwards.
+
+Entry point: ``new_manager(path, resources)`` picks the implementation for
+this host (v2 unified, v1, or hybrid: v1 controllers with cgroup2 mounted at
+/sys/fs/cgroup/unified, as on this project's machines) and returns a
+``CgroupManager``.
+
+Imports from dockyard: ``oci`` and ``linux`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dockyard.oci.runtime import LinuxResources
+
+
+@dataclass
+class CPUStats:
+    usage_total_ns: int = 0
+    usage_user_ns: int = 0
+    usage_kernel_ns: int = 0
+    percpu_ns: list[int] = field(default_factory=list)
+    throttled_periods: int = 0
+    throttled_time_ns: int = 0
+
+
+@dataclass
+class MemoryStats:
+    usage: int = 0
+    max_usage: int = 0
+    limit: int = 0
+    swap_usage: int = 0
+    swap_limit: int = 0
+    cache: int = 0
+    oom_kills: int = 0
+    raw: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BlkioEntry:
+    major: int
+    minor: int
+    op: str  # "Read", "Write", ...
+    value: int
+
+
+@dataclass
+class Stats:
+    """What ``runc events --stats`` reports, in the same shape."""
+
+    cpu: CPUStats = field(default_factory=CPUStats)
+    memory: MemoryStats = field(default_factory=MemoryStats)
+    pids_current: int = 0
+    pids_limit: int = 0
+    blkio_bytes: list[BlkioEntry] = field(default_factory=list)
+    blkio_ios: list[BlkioEntry] = field(default_factory=list)
+
+
+class CgroupManager(Protocol):
+    """One container's cgroup, across every hierarchy this host has."""
+
+    path: str
+
+    def create(self) -> None:
+        """Make the cgroup (every hierarchy) and apply the initial resources.
+
+        Idempotent: an existing cgroup is reused (``update`` semantics).
+        """
+
+    def add(self, pid: int) -> None:
+        """Move ``pid`` into the cgroup in every hierarchy."""
+
+    def update(self, resources: LinuxResources) -> None:
+        """Apply new limits to a live cgroup (``runc update``)."""
+
+    def freeze(self) -> None: ...
+
+    def thaw(self) -> None: ...
+
+    def frozen(self) -> bool: ...
+
+    def pids(self) -> list[int]:
+        """Every pid in the cgroup (and its children)."""
+
+    def stats(self) -> Stats: ...
+
+    def oom_kill_count(self) -> int:
+        """How many processes the kernel OOM-killed in this cgroup."""
+
+    def exists(self) -> bool: ...
+
+    def destroy(self) -> None:
+        """Kill what is left (SIGKILL, after thawing) and remove the cgroup.
+
+        Idempotent; removes nothing it did not create.
+        """
