@@ -12,8 +12,18 @@ import dockyard
 # name -> "module:attribute" of a click command; one line per command, kept
 # sorted. Each module is imported only when its command runs.
 COMMANDS: dict[str, str] = {
+    "daemon": "dockyard.cli.daemon:daemon",
+    "history": "dockyard.cli.image:history_alias",
+    "image": "dockyard.cli.image:image",
+    "images": "dockyard.cli.image:images",
+    "import": "dockyard.cli.image:import_alias",
     "kubeconfig": "dockyard.cli.server:kubeconfig",
+    "load": "dockyard.cli.image:load_alias",
+    "registry": "dockyard.cli.registry:registry",
+    "rmi": "dockyard.cli.image:rmi",
+    "save": "dockyard.cli.image:save_alias",
     "server": "dockyard.cli.server:server",
+    "tag": "dockyard.cli.image:tag_alias",
 }
 
 

@@ -225,7 +225,9 @@ class ContainerConfig(_Pascal):
     shell: list[str] | None = None
 
 
-class RootFS(_Plain):
+class RootFS(msgspec.Struct, kw_only=True):
+    # Not omit_defaults: Docker always writes "type", and readers (skopeo)
+    # treat a missing one as "".
     type: str = "layers"
     diff_ids: list[str] = msgspec.field(default_factory=list)
 
