@@ -14,13 +14,23 @@ Backends (chosen by ``open_store(url)``; every built-in listed there):
 - ``etcd``    a real etcd v3 through its JSON gateway (``/v3/kv/range`` …).
 
 Both pass one conformance suite (``tests/cluster/store``).
+
+Entry point: ``open_store(url)`` (``BACKENDS`` lists every built-in):
+
+- ``sqlite:///var/lib/dockyard/server/state.db`` or a plain path; options as
+  a query: ``?compact-interval=300&compact-retention=1000`` (seconds between
+  automatic compactions, 0 to turn them off; revisions kept behind the head).
+- ``etcd://127.0.0.1:2379,10.0.0.2:2379``: several members, failed over in
+  turn; ``?compact-interval=300`` (kube-apiserver's compaction loop; 0: off).
+
 Imports from dockyard: nothing outside ``cluster.store``.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
+import importlib
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -60,6 +70,8 @@ class StoreError(Exception):
         ├── KeyNotFoundError     update/delete of a key that does not exist
         ├── ConflictError        compare-and-swap lost: the revision moved on
         ├── CompactedError       read or watch from a revision already compacted
+        ├── FutureRevisionError  read or compaction at a revision not written yet
+        ├── LeaseNotFoundError   create with a lease that does not exist (or expired)
         ├── ValueTooLargeError   a value over the size limit (1.5 MiB, etcd's)
         └── UnavailableError     the backend cannot be reached
     """
@@ -87,6 +99,19 @@ class CompactedError(StoreError):
         )
         self.revision = revision
         self.compact_revision = compact_revision
+
+
+class FutureRevisionError(StoreError):
+    def __init__(self, revision: int, current_revision: int) -> None:
+        super().__init__(
+            f"revision {revision} is a future revision (current: {current_revision})"
+        )
+        self.revision = revision
+        self.current_revision = current_revision
+
+
+class LeaseNotFoundError(StoreError):
+    pass
 
 
 class ValueTooLargeError(StoreError):
@@ -125,17 +150,57 @@ class Store(Protocol):
         unconditional."""
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
-        """Delete and return the last value; ConflictError/KeyNotFoundError."""
+        """Delete and return the last value; ConflictError/KeyNotFoundError.
+        The returned ``mod_revision`` is the deletion's revision, as in a
+        DELETE event's ``kv``."""
 
     def watch(
         self, prefix: str, start_revision: int = 0
-    ) -> AsyncIterator[builtins.list[Event]]:
+    ) -> AsyncGenerator[builtins.list[Event], None]:
         """Events for keys under ``prefix`` after ``start_revision`` - 1
         (i.e. from ``start_revision`` inclusive; 0: from now), batched.
         CompactedError if ``start_revision`` is older than the compaction.
-        Cancel the iteration (or ``aclose`` it) to stop watching."""
+        The watch starts when first iterated ("now" for 0 means then). Cancel
+        the iteration (or ``aclose`` it) to stop watching; closing the store
+        ends it with UnavailableError."""
 
     async def compact(self, revision: int) -> None:
         """Forget history older than ``revision`` (current values are kept)."""
 
+    async def grant_lease(self, ttl: int) -> int:
+        """A new lease of ``ttl`` seconds (etcd's leases); its id goes to
+        ``create(..., lease=id)``. When it expires, every key attached to it
+        is deleted (DELETE events, as for any delete). Kubernetes keeps
+        Events on leases so that they go away by themselves."""
+
     async def close(self) -> None: ...
+
+
+# Every built-in backend: URL scheme -> module with ``open(url) -> Store``.
+# Imported lazily so a sqlite user never loads aiohttp and the reverse.
+BACKENDS: dict[str, str] = {
+    "sqlite": "dockyard.cluster.store.sqlite",
+    "etcd": "dockyard.cluster.store.etcd",
+}
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by ``url``.
+
+    >>> store = open_store("sqlite:///var/lib/dockyard/server/state.db")
+    >>> store = open_store("etcd://127.0.0.1:2379,127.0.0.1:22379")
+
+    A string without a scheme is a path to a sqlite database.
+    """
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"store url: expected sqlite:///path or etcd://host:port, got {url!r}")
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        scheme = "sqlite"
+    if scheme not in BACKENDS:
+        raise ValueError(
+            f"store url {url!r}: unknown backend {scheme!r} (expected one of {sorted(BACKENDS)})"
+        )
+    module = importlib.import_module(BACKENDS[scheme])
+    store: Store = module.open(url)
+    return store
