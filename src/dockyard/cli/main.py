@@ -53,3 +53,7 @@ def main() -> None:
         cli.main(prog_name="dockyard", standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
