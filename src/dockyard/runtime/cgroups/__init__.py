@@ -11,6 +11,23 @@ this host (v2 unified, v1, or hybrid: v1 controllers with cgroup2 mounted at
 /sys/fs/cgroup/unified, as on this project's machines) and returns a
 ``CgroupManager``.
 
+Modules: ``paths`` (cgroupsPath forms, host detection), ``validate`` (range
+checks before any write), ``v1``/``v1_resources`` and ``v2``/``v2_resources``
+(managers and per-controller writers), ``devices_bpf`` (v2 device rules),
+``fs`` (file I/O with errors naming file and value), ``errors``.
+
+What is not enforced, and why (each says so rather than failing silently,
+unless runc also ignores it):
+
+- hugetlb on a hybrid host whose hugetlb controller is only in cgroup v2:
+  ``UnsupportedResourceError`` (enabling it in the shared cgroup2 root would
+  change the host for everyone); runc fails the same way;
+- ``unified`` keys on v1/hybrid hosts: ``UnsupportedResourceError``;
+- memory ``kernel``/``kernelTCP`` (deprecated; runc ignores them too), and on
+  v2 ``swappiness`` and ``disableOOMKiller`` (no v2 equivalent; as runc);
+- v2 device rules are an eBPF program (``devices_bpf``), v1 uses
+  devices.allow/deny.
+
 Imports from dockyard: ``oci`` and ``linux`` only.
 """
 
@@ -30,6 +47,7 @@ class CPUStats:
     percpu_ns: list[int] = field(default_factory=list)
     throttled_periods: int = 0
     throttled_time_ns: int = 0
+    periods: int = 0  # enforcement periods elapsed (runc's throttling.periods)
 
 
 @dataclass
@@ -42,6 +60,7 @@ class MemoryStats:
     cache: int = 0
     oom_kills: int = 0
     raw: dict[str, int] = field(default_factory=dict)
+    failcnt: int = 0  # v1: times the limit was hit (runc's usage.failcnt); v2: memory.events max
 
 
 @dataclass
@@ -102,3 +121,28 @@ class CgroupManager(Protocol):
 
         Idempotent; removes nothing it did not create.
         """
+
+
+def new_manager(cgroups_path: str, resources: LinuxResources | None = None) -> CgroupManager:
+    """The manager for ``linux.cgroupsPath`` on this host; nothing is created yet.
+
+    Raises ``InvalidCgroupPathError`` for a malformed or escaping path and
+    ``InvalidResourceError`` for out-of-range resources (checked up front so
+    that a bad config.json changes nothing). Call ``create()`` next.
+    """
+    # Imported here, and only the implementation this host needs: the CLI
+    # pays for every module it imports, once per container.
+    from . import paths, validate
+
+    cg = paths.parse(cgroups_path)
+    if resources is not None:
+        validate.check(resources)
+    host = paths.host()
+    if host.mode == "v2":
+        from .v2 import V2Manager
+
+        assert host.unified is not None
+        return V2Manager(cgroups_path, cg, resources, host.unified)
+    from .v1 import V1Manager
+
+    return V1Manager(cgroups_path, cg, resources, host)

@@ -1,0 +1,360 @@
+"""Process setup in named stages, runc's nsexec in Python.
+
+::
+
+    runtime ([0:PARENT], the caller: CLI or engine; not renamed in-process)
+      │ fork ───────────────▶ dy:[1:CHILD]   non-dumpable; closes stray fds;
+      │ cgroup.add(child)                      waits for "go"; setns (paths);
+      │ "go" ──────────────▶                   unshare(user) → "usermap" →
+      │ write uid/gid maps ◀─┤                 unshare(the rest);
+      │                      │ clone(CLONE_PARENT) ─▶ dy:[2:INIT]
+      │ ◀── "init" pid ──────┘ exits             pid 1 of a new pid namespace,
+      │ "go-init" ──────────────────────────────▶ child of the runtime (so the
+      │ ◀── "hooks" (prestart, createRuntime) ─── caller can waitpid it);
+      │ "hooks-ok" ─────────────────────────────▶ rootfs, pivot_root, process
+      │ ◀── "ready" ───────────────────────────── setup; then create: block on
+                                                  exec.fifo / exec: execve
+
+Why stages: ``unshare(CLONE_NEWPID)`` only affects children, so the pid 1
+of the container must be a child of the process that unshared; and a
+CPython process with threads (the engine) must never call setns/unshare, so
+all namespace work happens in a freshly forked, single-threaded process
+("fork before threads"). The message table is in ``sync.py``.
+
+``[1:CHILD]`` makes itself non-dumpable before touching any namespace: a
+process in the container then cannot open ``/proc/PID/exe`` (our python)
+while we join it (CVE-2019-5736). It also closes every fd it did not get on
+purpose, so nothing of the caller's (engine sockets, host directories)
+reaches the container (CVE-2024-21626).
+
+``[2:INIT]`` is made with a raw ``clone(CLONE_PARENT)``: its parent is the
+runtime, not the short-lived ``[1:CHILD]``. That is safe here because the
+cloning process has a single thread; Python's fork bookkeeping only matters
+with other threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+
+from dockyard.linux import syscalls as sc
+from dockyard.oci.runtime import Process, Spec
+
+from . import process, rootfs, sync
+from .errors import ProcessSetupError
+from .securejoin import secure_join
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .cgroups import CgroupManager
+    from .process import SeccompFilter
+
+NS_FLAGS: dict[str, int] = {
+    "user": sc.CLONE_NEWUSER,
+    "pid": sc.CLONE_NEWPID,
+    "network": sc.CLONE_NEWNET,
+    "mount": sc.CLONE_NEWNS,
+    "ipc": sc.CLONE_NEWIPC,
+    "uts": sc.CLONE_NEWUTS,
+    "cgroup": sc.CLONE_NEWCGROUP,
+    "time": sc.CLONE_NEWTIME,
+}
+NS_PROC_NAMES: dict[str, str] = {
+    "user": "user", "pid": "pid", "network": "net", "mount": "mnt",
+    "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
+}
+# setns order: user first (the rest are owned by it), mount last (after it,
+# /proc paths resolve in the container).
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+PR_SET_DUMPABLE = 4
+CLONE_PARENT = 0x00008000
+_SYS_clone = 56  # x86_64
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+@dataclass
+class Launch:
+    """Everything the stages need; built by create/exec, inherited by fork."""
+
+    mode: str  # "create" or "exec"
+    process: Process
+    spec: Spec | None = None  # create: the whole config
+    bundle: str = ""
+    rootfs: str = ""
+    state_dir: str = ""
+    join: dict[str, str] = field(default_factory=dict)  # ns type -> path
+    new: list[str] = field(default_factory=list)  # ns types to unshare
+    uid_map: str = ""
+    gid_map: str = ""
+    console_fd: int = -1
+    stdio: tuple[int, int, int] | None = None
+    preserve_fds: int = 0
+    no_pivot: bool = False
+    cgroup: CgroupManager | None = None
+    seccomp: SeccompFilter | None = None
+    # runtime-side callbacks
+    on_init: Callable[[int], None] | None = None
+    parent_hooks: Callable[[int], None] | None = None
+    container_hooks: Callable[[str, int], None] | None = None  # (phase, host pid), in init
+
+
+def launch(cfg: Launch) -> int:
+    """Run the stages; return the init's host pid once it is ready.
+
+    create: the init waits on exec.fifo. exec: the process has exec'd.
+    On failure every stage is killed and reaped, and the error raised.
+    """
+    if cfg.process.terminal:
+        # Imported now, in the runtime: after pivot_root the init could not.
+        from . import console  # noqa: F401
+    parent, child = sync.socketpair()
+    pid1 = os.fork()
+    if pid1 == 0:  # pragma: no cover - runs in the child
+        parent.close()
+        _run_stage(lambda: _stage_child(cfg, child), child)
+    child.close()
+    init_pid = 0
+    ready = False
+    try:
+        if cfg.cgroup is not None:
+            # Before the child runs anything: every descendant inherits it.
+            cfg.cgroup.add(pid1)
+        sync.send(parent, "go")
+        while True:
+            msg = sync.recv(parent)
+            if msg is None:
+                if ready:
+                    break
+                raise ProcessSetupError("container init exited during setup")
+            kind = msg["type"]
+            if kind == "usermap":
+                _write_maps(int(msg["pid"]), cfg.uid_map, cfg.gid_map)
+                sync.send(parent, "usermap-ok")
+            elif kind == "init":
+                init_pid = int(msg["pid"])
+                if cfg.on_init is not None:
+                    cfg.on_init(init_pid)
+                sync.send(parent, "go-init", pid=init_pid, cgroups=_read_cgroups(init_pid))
+            elif kind == "hooks":
+                if cfg.parent_hooks is not None:
+                    cfg.parent_hooks(init_pid)
+                sync.send(parent, "hooks-ok")
+            elif kind == "ready":
+                ready = True
+                if cfg.mode == "create":
+                    break
+            elif kind == "error":
+                raise ProcessSetupError(str(msg.get("message")))
+    except BaseException:
+        for pid in (init_pid, pid1):
+            if pid:
+                _kill_reap(pid)
+        raise
+    finally:
+        parent.close()
+        _reap(pid1)
+    return init_pid
+
+
+def _kill_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _read_cgroups(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return [line.rstrip("\n") for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def _write_maps(pid: int, uid_map: str, gid_map: str) -> None:
+    try:
+        with open(f"/proc/{pid}/uid_map", "w") as f:
+            f.write(uid_map)
+        with open(f"/proc/{pid}/gid_map", "w") as f:
+            f.write(gid_map)
+    except OSError as e:
+        raise ProcessSetupError(f"writing uid/gid mappings of the user namespace: {e}") from None
+
+
+# --- the stages (run in children) ------------------------------------------------
+
+
+def _run_stage(body: Callable[[], None], sock: socket.socket | None) -> None:  # pragma: no cover
+    """Run a stage body; report any failure on the sync socket; never return."""
+    code = 0
+    try:
+        body()
+    except BaseException as e:
+        code = 1
+        message = str(e) or type(e).__name__
+        try:
+            if sock is not None and sock.fileno() >= 0:
+                sync.send(sock, "error", message=message)
+            else:
+                os.write(2, f"dockyard-runtime init: {message}\n".encode())
+        except OSError:
+            os.write(2, f"dockyard-runtime init: {message}\n".encode())
+    finally:
+        os._exit(code)
+
+
+def _reset_signals() -> None:
+    # The caller's handlers (the engine's) must not run here, and signals it
+    # ignores (Python ignores SIGPIPE) would stay ignored across execve.
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _relocate(fd: int, floor: int) -> int:
+    """Move ``fd`` to ``floor`` or above (close-on-exec), freeing low numbers."""
+    import fcntl
+
+    if fd < 0 or fd >= floor:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return new
+
+
+def _stage_child(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
+    sc.set_process_name("dy:[1:CHILD]")
+    sc.prctl(PR_SET_DUMPABLE, 0)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    gc.disable()
+    _reset_signals()
+    # Keep stdio, the preserved fds (3..3+N), the sync socket and the console
+    # socket; close the rest. Move ours above the preserved range first.
+    floor = 3 + cfg.preserve_fds
+    if cfg.stdio is not None:
+        for i, fd in enumerate(cfg.stdio):
+            if fd != i:
+                os.dup2(fd, i)
+    sync_fd = _relocate(sock.detach(), floor)
+    cfg.console_fd = _relocate(cfg.console_fd, max(floor, sync_fd + 1))
+    keep = sorted(fd for fd in (sync_fd, cfg.console_fd) if fd >= floor)
+    low = floor
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 2**31 - 1)
+    if cfg.console_fd >= 0:
+        os.set_inheritable(cfg.console_fd, False)
+    sock = socket.socket(fileno=sync_fd)
+
+    sync.expect(sock, "go")
+    # Open every namespace first: once in the container's mount namespace,
+    # /proc/PID paths would resolve in the container's /proc.
+    fds = [(t, os.open(cfg.join[t], os.O_RDONLY | os.O_CLOEXEC)) for t in JOIN_ORDER if t in cfg.join]
+    for t, fd in fds:
+        try:
+            sc.setns(fd, NS_FLAGS[t])
+        except OSError as e:
+            raise ProcessSetupError(f"joining {t} namespace {cfg.join[t]!r}: {e.strerror}") from None
+        os.close(fd)
+        if t == "user":
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+    if "user" in cfg.new:
+        sc.unshare(sc.CLONE_NEWUSER)
+        sync.send(sock, "usermap", pid=os.getpid())
+        sync.expect(sock, "usermap-ok")
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+        sc.prctl(PR_SET_DUMPABLE, 0)
+    flags = 0
+    for t in cfg.new:
+        if t != "user":
+            flags |= NS_FLAGS[t]
+    if flags:
+        sc.unshare(flags)
+    pid = _libc.syscall(ctypes.c_long(_SYS_clone), ctypes.c_long(CLONE_PARENT | signal.SIGCHLD),
+                        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    if pid == 0:
+        _run_stage(lambda: _stage_init(cfg, sock), sock)
+    sync.send(sock, "init", pid=pid)
+
+
+def _stage_init(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
+    sc.set_process_name("dy:[2:INIT]")
+    # The parent-death signal is not inherited: ask again (our parent is the
+    # runtime, thanks to CLONE_PARENT). Cleared once setup is over.
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    msg = sync.expect(sock, "go-init")
+    host_pid = int(msg["pid"])
+    os.setsid()
+    proc = cfg.process
+    in_userns = "user" in cfg.new or "user" in cfg.join
+    state_fd = -1
+    if cfg.mode == "create":
+        spec = cfg.spec
+        assert spec is not None
+        rootfs.prepare(spec, cfg.rootfs, cfg.bundle, list(msg.get("cgroups") or []), in_userns)
+        state_fd = os.open(cfg.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        sync.send(sock, "hooks")
+        sync.expect(sock, "hooks-ok")
+        if cfg.container_hooks is not None:
+            cfg.container_hooks("createContainer", host_pid)
+        # Like runc: a missing cwd is made (as root, before the root turns read-only).
+        try:
+            os.makedirs(secure_join(cfg.rootfs, proc.cwd), 0o755, exist_ok=True)
+        except OSError:
+            pass  # enter_cwd reports it
+        rootfs.pivot(cfg.rootfs, cfg.no_pivot)
+        rootfs.finalize(spec, in_userns)
+    if proc.terminal:
+        if cfg.console_fd < 0:
+            raise ProcessSetupError("process.terminal is set but no --console-socket was given")
+        from . import console  # already in sys.modules (see launch)
+
+        size = proc.console_size
+        console.setup_in_container(cfg.console_fd, size.height if size else 0, size.width if size else 0)
+    process.set_rlimits(proc.rlimits)
+    process.set_oom_score_adj(proc.oom_score_adj)
+    path = process.lookup((proc.args or [""])[0], proc.env or [])
+    if cfg.mode == "create":
+        sc.prctl(sc.PR_SET_PDEATHSIG, 0)
+        sync.send(sock, "ready")
+        sock.close()
+        # Blocks until `start` opens the fifo for reading.
+        fifo = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_fd)
+        os.write(fifo, b"0")
+        os.close(fifo)
+        os.close(state_fd)
+        if cfg.container_hooks is not None:
+            cfg.container_hooks("startContainer", host_pid)
+        process.finish(proc, cfg.seccomp, path, cfg.preserve_fds)
+    else:
+        sync.send(sock, "ready")
+        sc.prctl(sc.PR_SET_PDEATHSIG, 0)
+        process.finish(proc, cfg.seccomp, path, cfg.preserve_fds, sock.fileno())
