@@ -1,0 +1,128 @@
+"""Volume records and their users on disk: one SQLite database in WAL mode.
+
+``<root>/volumes/metadata.db`` (Docker keeps a BoltDB of the same name)
+holds three tables:
+
+- ``volumes``: one row per volume (name, driver, created, labels, options,
+  anonymous flag);
+- ``refs``: (volume, ref) — a container that references the volume. While
+  a row exists the volume is "in use": ``remove`` refuses and ``prune`` and
+  ``dangling=true`` skip it;
+- ``mounts``: (volume, ref) — a user that has the volume mounted right now.
+  The local driver mounts on the first row and unmounts when the last goes.
+
+Every change is one transaction, so a ``kill -9`` leaves the state before
+or after it; after a restart "in use" and "mounted by" are exactly what
+they were. The data itself lives beside the database, in
+``<root>/volumes/<name>/_data``, as Docker lays it out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .model import Volume
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    driver TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    options TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    anonymous INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refs (
+    volume TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (volume, ref)
+);
+CREATE TABLE IF NOT EXISTS mounts (
+    volume TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (volume, ref)
+);
+"""
+
+
+class Store:
+    def __init__(self, directory: str) -> None:
+        os.makedirs(directory, mode=0o701, exist_ok=True)
+        self.path = os.path.join(directory, "metadata.db")
+        # One connection shared by the service's threads; the lock serialises
+        # use (sqlite3 objects are not thread-safe by themselves).
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed on success, rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- volumes -----------------------------------------------------------------
+    @staticmethod
+    def _row(row: tuple[str, str, str, str, str, str, int]) -> Volume:
+        return Volume(Name=row[0], Driver=row[1], CreatedAt=row[2], Labels=json.loads(row[3]),
+                      Options=json.loads(row[4]), Scope=row[5], Anonymous=bool(row[6]))
+
+    def get(self, name: str) -> Volume | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, driver, created_at, labels, options, scope, anonymous "
+                "FROM volumes WHERE name = ?", (name,)).fetchone()
+        return self._row(row) if row else None
+
+    def all(self) -> list[Volume]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, driver, created_at, labels, options, scope, anonymous "
+                "FROM volumes ORDER BY name").fetchall()
+        return [self._row(r) for r in rows]
+
+    @staticmethod
+    def insert(db: sqlite3.Connection, v: Volume) -> None:
+        db.execute("INSERT INTO volumes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (v.Name, v.Driver, v.CreatedAt, json.dumps(v.Labels), json.dumps(v.Options),
+                    v.Scope, int(v.Anonymous)))
+
+    @staticmethod
+    def delete(db: sqlite3.Connection, name: str) -> None:
+        db.execute("DELETE FROM volumes WHERE name = ?", (name,))
+
+    # --- users -------------------------------------------------------------------
+    def refs(self, name: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT ref FROM refs WHERE volume = ? ORDER BY ref", (name,))]
+
+    def mounts(self, name: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT ref FROM mounts WHERE volume = ? ORDER BY ref", (name,))]
+
+    def ref_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT volume, COUNT(*) FROM refs GROUP BY volume"))
