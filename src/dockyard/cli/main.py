@@ -12,18 +12,32 @@ import dockyard
 # name -> "module:attribute" of a click command; one line per command, kept
 # sorted. Each module is imported only when its command runs.
 COMMANDS: dict[str, str] = {
+    "build": "dockyard.cli.build:build",
+    "builder": "dockyard.cli.build:builder",
+    "compose": "dockyard.cli.compose:compose",
+    "create": "dockyard.cli.create:create",
     "daemon": "dockyard.cli.daemon:daemon",
+    "exec": "dockyard.cli.exec:exec_",
     "history": "dockyard.cli.image:history_alias",
     "image": "dockyard.cli.image:image",
     "images": "dockyard.cli.image:images",
     "import": "dockyard.cli.image:import_alias",
+    "info": "dockyard.cli.info:info",
+    "inspect": "dockyard.cli.inspect:inspect",
     "kubeconfig": "dockyard.cli.server:kubeconfig",
     "load": "dockyard.cli.image:load_alias",
+    "logs": "dockyard.cli.logs:logs",
+    "ps": "dockyard.cli.ps:ps",
     "registry": "dockyard.cli.registry:registry",
+    "rm": "dockyard.cli.rm:rm",
     "rmi": "dockyard.cli.image:rmi",
+    "run": "dockyard.cli.run:run",
     "save": "dockyard.cli.image:save_alias",
     "server": "dockyard.cli.server:server",
+    "start": "dockyard.cli.start:start",
+    "stop": "dockyard.cli.stop:stop",
     "tag": "dockyard.cli.image:tag_alias",
+    "version": "dockyard.cli.version:version",
 }
 
 
