@@ -38,9 +38,17 @@ def test_lifecycle(runtime_cli: CLI, bundle: Bundle, unique: str, tmp_path: Path
     assert int(pid_file.read_text()) == s["pid"]
     assert runtime_cli("start", unique).returncode == 0
     assert runtime_cli.state(unique)["status"] == "running"
-    # the init is the user's program, pid 1 of its namespace
-    with open(f"/proc/{s['pid']}/cmdline", "rb") as f:
-        assert f.read().split(b"\0")[0] == b"sleep"
+    # the init is the user's program, pid 1 of its namespace. `start` returns
+    # once the init is released, and (runc and we alike) the exec follows a
+    # moment later: poll, or a loaded machine reads the init's old cmdline.
+    deadline = time.monotonic() + 5
+    while True:
+        with open(f"/proc/{s['pid']}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0")[0]
+        if argv0 == b"sleep" or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert argv0 == b"sleep"
     listed = json.loads(runtime_cli("list", "--format", "json").stdout)
     assert [c["id"] for c in listed] == [unique]
     table = runtime_cli("list").stdout.splitlines()

@@ -4,7 +4,8 @@ The story of ``create``: the bundle's config.json is decoded into the
 ``oci.runtime`` types and checked (``create.py``); a state directory
 (``container.py``: state.json, a copy of config.json, exec.fifo) and the
 cgroup (``cgroups/``) are made; then the setup stages run (``stages.py``,
-messages in ``sync.py``): ``[1:CHILD]`` enters or creates the namespaces,
+messages in ``sync.py``): ``[1:CHILD]`` enters or creates the namespaces
+(a single-threaded caller skips it and clones the init directly),
 ``[2:INIT]`` (pid 1 of the new pid namespace) builds the root filesystem
 (``rootfs.py``, ``mounts.py``, ``securejoin.py``), runs the hooks
 (``hooks.py``), sets up the terminal (``console.py``) and the process

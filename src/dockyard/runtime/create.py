@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
-from dockyard.linux import atomic
 from dockyard.oci.errors import InvalidSpecError
 from dockyard.oci.runtime import (
     LinuxDeviceCgroup,
@@ -25,7 +23,15 @@ from dockyard.oci.runtime import (
 )
 
 from . import hooks, process, rootfs, stages
-from .container import OCI_VERSION, Container, now_rfc3339, proc_start_time
+from .container import (
+    OCI_VERSION,
+    Container,
+    new_cgroup,
+    now_rfc3339,
+    proc_start_time,
+    remove_dir,
+    write_private,
+)
 from .errors import ContainerExists, InvalidArgument, InvalidConfig, RuntimeFailure
 
 TYPE_CHECKING = False
@@ -112,16 +118,6 @@ def cgroup_resources(spec: Spec) -> LinuxResources:
     return msgspec.structs.replace(res, devices=rules)
 
 
-def new_cgroup(path: str, resources: LinuxResources | None) -> CgroupManager | None:
-    """The cgroup manager, or None while the cgroups package lacks one."""
-    try:
-        from .cgroups import new_manager
-    except ImportError:
-        return None
-    mgr: CgroupManager = new_manager(path, resources)
-    return mgr
-
-
 def create(
     root: str,
     container_id: str,
@@ -170,7 +166,7 @@ def create(
         c.state["annotations"] = spec.annotations
     try:
         c.save()
-        atomic.write_bytes(os.path.join(c.dir, "config.json"), raw, 0o600, sync=False)
+        write_private(os.path.join(c.dir, "config.json"), raw)
         os.mkfifo(c.fifo, 0o622)
         os.chmod(c.fifo, 0o622)
         mgr = new_cgroup(c.state["cgroupsPath"], cgroup_resources(spec))
@@ -226,14 +222,16 @@ def create(
             cgroup=mgr,
             seccomp=seccomp,
             on_init=on_init,
-            parent_hooks=parent_hooks,
-            container_hooks=container_hooks,
+            # Without such hooks the stages skip their hand-offs (stages.py).
+            parent_hooks=parent_hooks if wire_hooks.get("prestart") or wire_hooks.get("createRuntime") else None,
+            container_hooks=(container_hooks if wire_hooks.get("createContainer") or wire_hooks.get("startContainer")
+                             else None),
         )
         pid = stages.launch(cfg)
         c.state["status"] = "created"
         c.save()
         if pid_file:
-            atomic.write_bytes(os.path.abspath(pid_file), str(pid).encode(), 0o644, sync=False)
+            write_private(os.path.abspath(pid_file), str(pid).encode(), 0o644)
     except BaseException as e:
         _undo(c, mgr)
         if isinstance(e, OSError) and not isinstance(e, RuntimeFailure):
@@ -264,7 +262,7 @@ def _undo(c: Container, mgr: CgroupManager | None) -> None:
             mgr.destroy()
         except Exception:
             pass
-    shutil.rmtree(c.dir, ignore_errors=True)
+    remove_dir(c.dir)
 
 
 class CreateArgs:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 
 from . import hooks
-from .container import Container, proc_start_time
+from .container import Container, new_cgroup, proc_start_time, remove_dir
 from .errors import ContainerNotFound, InvalidState
 
 TYPE_CHECKING = False
@@ -62,8 +61,6 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     mgr = None
     path = c.state.get("cgroupsPath")
     if path:
-        from .create import new_cgroup
-
         mgr = new_cgroup(path, None)
     if status != "stopped":
         if status == "paused" and mgr is not None:
@@ -85,7 +82,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         state = c.oci_state()
         state["status"] = "stopped"
         hooks.run_warn(wire["poststop"], json.dumps(state).encode(), "poststop")
-    shutil.rmtree(c.dir, ignore_errors=True)
+    remove_dir(c.dir)
 
 
 def cli(verb: str, argv: list[str], g: Globals) -> int:

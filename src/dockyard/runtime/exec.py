@@ -14,14 +14,12 @@ import os
 
 import msgspec
 
-from dockyard.linux import atomic
 from dockyard.oci.errors import InvalidSpecError
 from dockyard.oci.runtime import LinuxCapabilities, Process, User, load_config
 
 from . import process as process_setup
 from . import stages
-from .container import Container
-from .create import new_cgroup
+from .container import Container, new_cgroup, write_private
 from .delete import wait_child
 from .errors import InvalidArgument, InvalidConfig, InvalidState
 
@@ -122,7 +120,7 @@ def exec_process(
         if own:
             os.close(console_fd)
     if pid_file:
-        atomic.write_bytes(os.path.abspath(pid_file), str(pid).encode(), 0o644, sync=False)
+        write_private(os.path.abspath(pid_file), str(pid).encode(), 0o644)
     return pid
 
 

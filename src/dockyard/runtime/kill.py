@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from .container import Container
+from .container import Container, new_cgroup
 from .errors import InvalidArgument, InvalidState
 
 TYPE_CHECKING = False
@@ -32,8 +32,6 @@ def pids(c: Container) -> list[int]:
     """Every process of the container: the cgroup's, else the init's process tree."""
     path = c.state.get("cgroupsPath")
     if path:
-        from .create import new_cgroup
-
         mgr = new_cgroup(path, None)
         if mgr is not None and mgr.exists():
             return mgr.pids()

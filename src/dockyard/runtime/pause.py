@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .container import Container
-from .create import new_cgroup
+from .container import Container, new_cgroup
 from .errors import CgroupsError, InvalidState
 
 TYPE_CHECKING = False

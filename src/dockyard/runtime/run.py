@@ -10,8 +10,8 @@ pty master itself and copies it to and from its own stdio.
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 
 from .create import create, parse_create_args
 from .delete import delete, wait_child
@@ -20,6 +20,8 @@ from .start import start
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
+
     from .cli import Globals
 
 def run(
@@ -35,12 +37,10 @@ def run(
     keep: bool = False,
 ) -> int:
     terminal_pair: tuple[socket.socket, socket.socket] | None = None
-    if not detach and not console_socket:
-        from .create import load_bundle
+    if not detach and not console_socket and _wants_terminal(bundle):
+        import socket
 
-        spec, _ = load_bundle(os.path.abspath(bundle))
-        if spec.process is not None and spec.process.terminal:
-            terminal_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        terminal_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     c = create(root, container_id, bundle, console_socket=console_socket, pid_file=pid_file,
                no_pivot=no_pivot, preserve_fds=preserve_fds, detach=detach,
                console_fd=terminal_pair[1].fileno() if terminal_pair else -1)
@@ -69,6 +69,16 @@ def run(
         if not keep:
             delete(root, container_id, force=True)
     return status
+
+
+def _wants_terminal(bundle: str) -> bool:
+    """``process.terminal``, peeked at with json (``create`` then decodes and checks it all:
+    a second full decode here cost every ``run``)."""
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            return json.loads(f.read()).get("process", {}).get("terminal") is True
+    except (OSError, ValueError, AttributeError):
+        return False  # create reports what is wrong
 
 
 def cli(verb: str, argv: list[str], g: Globals) -> int:

@@ -4,16 +4,29 @@
 
     runtime ([0:PARENT], the caller: CLI or engine; not renamed in-process)
       │ fork ───────────────▶ dy:[1:CHILD]   non-dumpable; closes stray fds;
-      │ cgroup.add(child)                      waits for "go"; setns (paths);
-      │ "go" ──────────────▶                   unshare(user) → "usermap" →
-      │ write uid/gid maps ◀─┤                 unshare(the rest);
-      │                      │ clone(CLONE_PARENT) ─▶ dy:[2:INIT]
-      │ ◀── "init" pid ──────┘ exits             pid 1 of a new pid namespace,
-      │ "go-init" ──────────────────────────────▶ child of the runtime (so the
-      │ ◀── "hooks" (prestart, createRuntime) ─── caller can waitpid it);
-      │ "hooks-ok" ─────────────────────────────▶ rootfs, pivot_root, process
-      │ ◀── "ready" ───────────────────────────── setup; then create: block on
-                                                  exec.fifo / exec: execve
+      │                        joins the cgroup itself; reads its cgroup
+      │                        lines; setns (paths); unshare(user) →
+      │ write uid/gid maps ◀─── "usermap" ──┤  unshare(the rest);
+      │ "usermap-ok" ─────────────────────▶ │ clone(CLONE_PARENT) ─▶ dy:[2:INIT]
+      │ ◀── "init" pid ─────────────────────┘ exits     pid 1 of a new pid ns,
+      │ ("go-init" pid, only for createContainer/  child of the runtime (so the
+      │  startContainer hooks) ──────────────────────▶ caller can waitpid it);
+      │ ◀── "hooks" (only with prestart/createRuntime hooks) ── rootfs,
+      │ "hooks-ok" ─────────────────────────────────▶ pivot_root, process
+      │ ◀── "ready" ───────────────────────────────── setup; then create: block
+                                                    on exec.fifo / exec: execve
+
+Speed: every message is a hand-off between processes, and on a loaded
+machine each costs a scheduler wake-up, so the common case (no hooks) needs
+only "init" and "ready" (plus "usermap" with a new user namespace). The
+init then runs while the runtime records its pid; "init" and "ready" may
+arrive in either order (they come from two processes).
+
+Direct path: a single-threaded runtime (the CLI) creating a container that
+joins nothing and has no new user or time namespace clones ``[2:INIT]``
+itself, straight into the new namespaces, and skips ``[1:CHILD]`` (a fork
+of this large process fewer); the init then does [1:CHILD]'s first steps
+(``_isolate``) and only "ready" is sent. Why that is safe: ``_direct_flags``.
 
 Why stages: ``unshare(CLONE_NEWPID)`` only affects children, so the pid 1
 of the container must be a child of the process that unshared; and a
@@ -39,7 +52,6 @@ import ctypes
 import gc
 import os
 import signal
-import socket
 from dataclasses import dataclass, field
 
 from dockyard.linux import syscalls as sc
@@ -100,9 +112,12 @@ class Launch:
     preserve_fds: int = 0
     no_pivot: bool = False
     cgroup: CgroupManager | None = None
+    cgroup_lines: list[str] = field(default_factory=list)  # set by [1:CHILD] for [2:INIT]
     seccomp: SeccompFilter | None = None
     # runtime-side callbacks
     on_init: Callable[[int], None] | None = None
+    # None when config.json has no such hooks: the stages then skip the
+    # "hooks" and "go-init" hand-offs (see the diagram).
     parent_hooks: Callable[[int], None] | None = None
     container_hooks: Callable[[str, int], None] | None = None  # (phase, host pid), in init
 
@@ -117,52 +132,164 @@ def launch(cfg: Launch) -> int:
         # Imported now, in the runtime: after pivot_root the init could not.
         from . import console  # noqa: F401
     parent, child = sync.socketpair()
-    pid1 = os.fork()
-    if pid1 == 0:  # pragma: no cover - runs in the child
-        parent.close()
-        _run_stage(lambda: _stage_child(cfg, child), child)
+    known: list[int] = []  # the init's pid, as soon as "init" is in
+    pid1 = 0
+    flags = _direct_flags(cfg)
+    if flags:
+        init_pid = _clone(flags)
+        if init_pid == 0:  # pragma: no cover - runs in the init
+            parent.close()
+            _run_stage(lambda: _stage_direct(cfg, child), child)
+        known.append(init_pid)
+    else:
+        pid1 = os.fork()
+        if pid1 == 0:  # pragma: no cover - runs in the child
+            parent.close()
+            _run_stage(lambda: _stage_child(cfg, child), child)
     child.close()
-    init_pid = 0
-    ready = False
     try:
-        if cfg.cgroup is not None:
-            # Before the child runs anything: every descendant inherits it.
-            cfg.cgroup.add(pid1)
-        sync.send(parent, "go")
-        while True:
-            msg = sync.recv(parent)
-            if msg is None:
-                if ready:
-                    break
-                raise ProcessSetupError("container init exited during setup")
-            kind = msg["type"]
-            if kind == "usermap":
-                _write_maps(int(msg["pid"]), cfg.uid_map, cfg.gid_map)
-                sync.send(parent, "usermap-ok")
-            elif kind == "init":
-                init_pid = int(msg["pid"])
-                if cfg.on_init is not None:
-                    cfg.on_init(init_pid)
-                sync.send(parent, "go-init", pid=init_pid, cgroups=_read_cgroups(init_pid))
-            elif kind == "hooks":
-                if cfg.parent_hooks is not None:
-                    cfg.parent_hooks(init_pid)
-                sync.send(parent, "hooks-ok")
-            elif kind == "ready":
-                ready = True
-                if cfg.mode == "create":
-                    break
-            elif kind == "error":
-                raise ProcessSetupError(str(msg.get("message")))
+        if known:
+            _got_init(cfg, parent, known[0])
+        init_pid = _converse(cfg, parent, known)
     except BaseException:
-        for pid in (init_pid, pid1):
-            if pid:
-                _kill_reap(pid)
+        if not known:
+            # [1:CHILD] may have cloned the init and not yet said so (the
+            # init's "error" can overtake "init"). Killing it now could lose
+            # the pid and leave the init behind. Instead: no more messages
+            # from us (a stage waiting for one reads EOF and exits), let
+            # [1:CHILD] finish (it exits right after "init" or at that EOF),
+            # then read what it sent.
+            _shutdown_write(parent)
+            _reap(pid1)
+            known.append(_sent_init_pid(parent))
+        elif pid1:
+            _kill_reap(pid1)
+        if known[0]:
+            _kill_reap(known[0])
         raise
     finally:
         parent.close()
-        _reap(pid1)
+        if pid1:
+            _reap(pid1)
     return init_pid
+
+
+def _converse(cfg: Launch, parent: sync.Socket, known: list[int]) -> int:
+    """The runtime's side of the message table (sync.py); the init's host pid.
+
+    "init" comes from [1:CHILD], everything after it from [2:INIT]: two
+    senders, so the init's first message may overtake "init". Those are held
+    back until the pid is known (hooks and state need it).
+    """
+    init_pid = known[0] if known else 0
+    ready = False
+    held: list[dict[str, object]] = []
+    while True:
+        msg = held.pop(0) if held and init_pid else sync.recv(parent)
+        if msg is None:
+            if ready and init_pid:
+                return init_pid
+            raise ProcessSetupError("container init exited during setup")
+        kind = msg["type"]
+        if kind == "error":
+            raise ProcessSetupError(str(msg.get("message")))
+        if kind == "usermap":
+            _write_maps(int(str(msg["pid"])), cfg.uid_map, cfg.gid_map)
+            sync.send(parent, "usermap-ok")
+        elif kind == "init":
+            init_pid = int(str(msg["pid"]))
+            known.append(init_pid)
+            _got_init(cfg, parent, init_pid)
+        elif not init_pid:
+            held.append(msg)
+        elif kind == "hooks":
+            if cfg.parent_hooks is not None:
+                cfg.parent_hooks(init_pid)
+            sync.send(parent, "hooks-ok")
+        elif kind == "ready":
+            ready = True
+            if cfg.mode == "create":
+                return init_pid
+            # exec: EOF (the socket is close-on-exec) says execve worked.
+
+
+def _got_init(cfg: Launch, parent: sync.Socket, pid: int) -> None:
+    if cfg.on_init is not None:
+        cfg.on_init(pid)
+    if cfg.container_hooks is not None:
+        sync.send(parent, "go-init", pid=pid)
+
+
+def _direct_flags(cfg: Launch) -> int:
+    """clone flags to make the init straight from the runtime, or 0 for two stages.
+
+    Direct saves a fork of this (large) process, its page-table copy and
+    copy-on-write faults, its exit, and a hand-off. It is only for the
+    simple, common case, and only when safe:
+
+    - this process has one thread: a raw clone copies a process whose other
+      threads may hold locks (malloc, the GIL) that nobody would release;
+      os.fork's bookkeeping is no help for clone. (The engine has threads:
+      it takes the two-stage path.)
+    - nothing to join (``setns`` into a pid namespace needs an intermediate
+      process), no new user namespace (its uid/gid maps are written from
+      outside between unshare and setuid), no new time namespace (clone()
+      cannot take CLONE_NEWTIME: its bit is part of the exit signal).
+    - the init is non-dumpable, in the cgroup and stripped of stray fds
+      before it does anything else (``_isolate``), as [1:CHILD] would be; it
+      is alone in its new pid namespace meanwhile, and it joins nothing, so
+      no container process can reach it (CVE-2019-5736 is about joining).
+      The cgroup namespace is unshared after joining the cgroup.
+    """
+    if cfg.mode != "create" or cfg.join or "user" in cfg.new or "time" in cfg.new:
+        return 0
+    if not _single_threaded():
+        return 0
+    flags = int(signal.SIGCHLD)
+    for t in cfg.new:
+        if t != "cgroup":
+            flags |= NS_FLAGS[t]
+    return flags
+
+
+def _single_threaded() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _clone(flags: int) -> int:
+    """Raw clone(2) without a new stack: returns like fork (0 in the child)."""
+    pid = int(_libc.syscall(ctypes.c_long(_SYS_clone), ctypes.c_long(flags), ctypes.c_long(0),
+                            ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0)))
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
+def _shutdown_write(sock: sync.Socket) -> None:
+    try:
+        sock.shutdown(1)  # SHUT_WR: the peers' recv returns EOF
+    except OSError:
+        pass
+
+
+def _sent_init_pid(parent: sync.Socket) -> int:
+    """After a failure before "init" was read: the init's pid if [1:CHILD] sent it.
+
+    [1:CHILD] has exited by now, so its messages are all in the socket:
+    read what is there without waiting.
+    """
+    parent.setblocking(False)
+    try:
+        while (msg := sync.recv(parent)) is not None:
+            if msg["type"] == "init":
+                return int(msg["pid"])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _kill_reap(pid: int) -> None:
@@ -180,7 +307,7 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _read_cgroups(pid: int) -> list[str]:
+def _read_cgroups(pid: int | str) -> list[str]:
     try:
         with open(f"/proc/{pid}/cgroup") as f:
             return [line.rstrip("\n") for line in f if line.strip()]
@@ -201,7 +328,7 @@ def _write_maps(pid: int, uid_map: str, gid_map: str) -> None:
 # --- the stages (run in children) ------------------------------------------------
 
 
-def _run_stage(body: Callable[[], None], sock: socket.socket | None) -> None:  # pragma: no cover
+def _run_stage(body: Callable[[], None], sock: sync.Socket | None) -> None:  # pragma: no cover
     """Run a stage body; report any failure on the sync socket; never return."""
     code = 0
     try:
@@ -244,11 +371,26 @@ def _relocate(fd: int, floor: int) -> int:
     return new
 
 
-def _stage_child(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
-    sc.set_process_name("dy:[1:CHILD]")
+def _isolate(cfg: Launch, sock: sync.Socket) -> sync.Socket:  # pragma: no cover
+    """The first steps of the first process we made: [1:CHILD], or the init when direct.
+
+    Non-dumpable, in the cgroup, default signals, and no fd but the ones
+    meant for the container (stdio, preserved, console) and the sync socket
+    (returned, moved above the preserved range).
+    """
     sc.prctl(PR_SET_DUMPABLE, 0)
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
     gc.disable()
+    if cfg.cgroup is not None:
+        # First, before anything else runs here: every descendant (the
+        # container) inherits the cgroup. Joining it ourselves rather than
+        # have the runtime do it and send "go" saves a hand-off; the order is
+        # the same (in the cgroup before any namespace is touched).
+        cfg.cgroup.add(0)  # 0: the writer itself (its pid may be 1 in a new pid namespace)
+    if cfg.spec is not None and any(m.type == "cgroup" for m in cfg.spec.mounts or ()):
+        # The init's cgroup mounts need the host's view of its cgroups: ours
+        # now (the init inherits them), before any cgroup namespace.
+        cfg.cgroup_lines = _read_cgroups("self")
     _reset_signals()
     # Keep stdio, the preserved fds (3..3+N), the sync socket and the console
     # socket; close the rest. Move ours above the preserved range first.
@@ -267,9 +409,12 @@ def _stage_child(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
     os.closerange(low, 2**31 - 1)
     if cfg.console_fd >= 0:
         os.set_inheritable(cfg.console_fd, False)
-    sock = socket.socket(fileno=sync_fd)
+    return sync.Socket(fileno=sync_fd)
 
-    sync.expect(sock, "go")
+
+def _stage_child(cfg: Launch, sock: sync.Socket) -> None:  # pragma: no cover
+    sc.set_process_name("dy:[1:CHILD]")
+    sock = _isolate(cfg, sock)
     # Open every namespace first: once in the container's mount namespace,
     # /proc/PID paths would resolve in the container's /proc.
     fds = [(t, os.open(cfg.join[t], os.O_RDONLY | os.O_CLOEXEC)) for t in JOIN_ORDER if t in cfg.join]
@@ -295,23 +440,36 @@ def _stage_child(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
             flags |= NS_FLAGS[t]
     if flags:
         sc.unshare(flags)
-    pid = _libc.syscall(ctypes.c_long(_SYS_clone), ctypes.c_long(CLONE_PARENT | signal.SIGCHLD),
-                        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
-    if pid < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"clone: {os.strerror(err)}")
+    pid = _clone(CLONE_PARENT | signal.SIGCHLD)
     if pid == 0:
         _run_stage(lambda: _stage_init(cfg, sock), sock)
     sync.send(sock, "init", pid=pid)
 
 
-def _stage_init(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
+def _stage_direct(cfg: Launch, sock: sync.Socket) -> None:  # pragma: no cover
+    """The init made directly by the runtime, already in its new namespaces but cgroup."""
+    sc.set_process_name("dy:[2:INIT]")
+    sock = _isolate(cfg, sock)
+
+    def body() -> None:
+        if "cgroup" in cfg.new:
+            # Only now, inside the container's cgroup: that becomes the root
+            # of the new cgroup namespace.
+            sc.unshare(sc.CLONE_NEWCGROUP)
+        _stage_init(cfg, sock)
+
+    _run_stage(body, sock)  # errors go to the relocated socket
+
+
+def _stage_init(cfg: Launch, sock: sync.Socket) -> None:  # pragma: no cover
     sc.set_process_name("dy:[2:INIT]")
     # The parent-death signal is not inherited: ask again (our parent is the
     # runtime, thanks to CLONE_PARENT). Cleared once setup is over.
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
-    msg = sync.expect(sock, "go-init")
-    host_pid = int(msg["pid"])
+    host_pid = 0
+    if cfg.container_hooks is not None:
+        # The hooks' state needs our host pid; only the runtime knows it.
+        host_pid = int(sync.expect(sock, "go-init")["pid"])
     os.setsid()
     proc = cfg.process
     in_userns = "user" in cfg.new or "user" in cfg.join
@@ -319,10 +477,11 @@ def _stage_init(cfg: Launch, sock: socket.socket) -> None:  # pragma: no cover
     if cfg.mode == "create":
         spec = cfg.spec
         assert spec is not None
-        rootfs.prepare(spec, cfg.rootfs, cfg.bundle, list(msg.get("cgroups") or []), in_userns)
+        rootfs.prepare(spec, cfg.rootfs, cfg.bundle, cfg.cgroup_lines, in_userns)
         state_fd = os.open(cfg.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        sync.send(sock, "hooks")
-        sync.expect(sock, "hooks-ok")
+        if cfg.parent_hooks is not None:
+            sync.send(sock, "hooks")
+            sync.expect(sock, "hooks-ok")
         if cfg.container_hooks is not None:
             cfg.container_hooks("createContainer", host_pid)
         # Like runc: a missing cwd is made (as root, before the root turns read-only).

@@ -8,18 +8,16 @@ JSON objects with a ``type``:
 =====  ============  ==========================  ======================================
 from   type          fields                      meaning
 =====  ============  ==========================  ======================================
-P→C    go            —                           the child is in the cgroup; go on with
-                                                 the namespaces (cgroup before anything
-                                                 runs in the container)
 C→P    usermap       pid                         a new user namespace exists; write
                                                  uid_map/gid_map of ``pid``
 P→C    usermap-ok    —                           maps written; the child may setuid(0)
 C→P    init          pid                         ``[2:INIT]`` was cloned; its host pid
-P→I    go-init       cgroups                     pid recorded; the init may set up.
-                                                 ``cgroups``: /proc/PID/cgroup lines as
-                                                 the host sees them (for cgroup mounts)
-I→P    hooks         —                           mounts done, before pivot_root: run
-                                                 prestart and createRuntime hooks
+P→I    go-init       pid                         only with createContainer or
+                                                 startContainer hooks (their state needs
+                                                 the host pid); the init waits for it
+I→P    hooks         —                           only with prestart or createRuntime
+                                                 hooks: mounts done, before pivot_root,
+                                                 run them
 P→I    hooks-ok      —                           they passed (on failure P kills I)
 I→P    ready         —                           create: waiting on exec.fifo;
                                                  exec: about to execve (the socket is
@@ -27,30 +25,44 @@ I→P    ready         —                           create: waiting on exec.fif
 *→P    error         message                     setup failed; the stage exits 1
 =====  ============  ==========================  ======================================
 
+No message starts the child: it joins the cgroup itself, first thing
+(``stages.py``). "init" (from C) and the init's first message (from I) may
+arrive in either order; the runtime holds I's back until it has the pid.
+
 P = the runtime, C = ``[1:CHILD]``, I = ``[2:INIT]``.
 """
 
 from __future__ import annotations
 
+import _socket
 import json
-import socket
-from typing import Any
 
 from .errors import ProcessSetupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MESSAGE = 65536
 
 
-def socketpair() -> tuple[socket.socket, socket.socket]:
-    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+# The C ``_socket`` rather than ``socket``: the latter's import (selectors,
+# enum conversions of every constant) is paid by every CLI call, and the
+# plain socket object has all we use (send, recv, detach, close).
+Socket = _socket.socket
 
 
-def send(sock: socket.socket, type_: str, **fields: Any) -> None:
+def socketpair() -> tuple[Socket, Socket]:
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    return a, b
+
+
+def send(sock: Socket, type_: str, **fields: Any) -> None:
     fields["type"] = type_
     sock.send(json.dumps(fields).encode())
 
 
-def recv(sock: socket.socket) -> dict[str, Any] | None:
+def recv(sock: Socket) -> dict[str, Any] | None:
     """The next message, or None at EOF (every peer closed its end)."""
     data = sock.recv(MAX_MESSAGE)
     if not data:
@@ -59,7 +71,7 @@ def recv(sock: socket.socket) -> dict[str, Any] | None:
     return msg
 
 
-def expect(sock: socket.socket, type_: str) -> dict[str, Any]:
+def expect(sock: Socket, type_: str) -> dict[str, Any]:
     """Receive one message of ``type_``; an ``error`` message or EOF raises."""
     msg = recv(sock)
     if msg is None:

@@ -20,8 +20,7 @@ mount elsewhere, usually /sys/fs/cgroup/unified) or ``v1``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .errors import InvalidCgroupPathError
 
@@ -30,8 +29,9 @@ Mode = Literal["v1", "v2", "hybrid"]
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
-class CgroupPath:
+# NamedTuples, not dataclasses: the CLI imports this module once per
+# container, and a NamedTuple class is several times cheaper to create.
+class CgroupPath(NamedTuple):
     """A parsed cgroupsPath: ``inner`` has no leading slash; ``relative`` to our own cgroup."""
 
     inner: str
@@ -106,8 +106,7 @@ def parse(cgroups_path: str) -> CgroupPath:
 # --- the host --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """One mounted hierarchy: its mount point and the cgroup mounted there."""
 
     mountpoint: str
@@ -120,11 +119,10 @@ _V1_OPTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(NamedTuple):
     mode: Mode
-    v1: dict[str, Hierarchy] = field(default_factory=dict)  # controller → hierarchy
-    unified: Hierarchy | None = None
+    v1: dict[str, Hierarchy]  # controller → hierarchy
+    unified: Hierarchy | None
 
 
 def _unescape(s: str) -> str:

@@ -13,9 +13,11 @@ from dockyard.oci.runtime import LinuxResources
 
 from .errors import InvalidResourceError
 
-_LIST = re.compile(r"^\s*\d+(-\d+)?(\s*,\s*\d+(-\d+)?)*\s*$")
-_PAGE = re.compile(r"^(\d+)(KB|MB|GB|TB)$")
-_UNIFIED_KEY = re.compile(r"^[a-z_]+\.[A-Za-z0-9_.]+$")
+# Patterns as strings: ``re`` compiles (and caches) them on first use, so a
+# config without these fields costs nothing at import.
+_LIST = r"^\s*\d+(-\d+)?(\s*,\s*\d+(-\d+)?)*\s*$"
+_PAGE = r"^(\d+)(KB|MB|GB|TB)$"
+_UNIFIED_KEY = r"^[a-z_]+\.[A-Za-z0-9_.]+$"
 
 R = "linux.resources"
 
@@ -25,7 +27,7 @@ def _bad(field: str, value: object, expected: str) -> InvalidResourceError:
 
 
 def page_size_bytes(page_size: str) -> int:
-    m = _PAGE.match(page_size)
+    m = re.match(_PAGE, page_size)
     if not m:
         raise _bad("hugepageLimits[].pageSize", page_size, "a size like '2MB' or '1GB'")
     mult = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m.group(2)]
@@ -56,7 +58,7 @@ def check(r: LinuxResources) -> None:
         if c.burst is not None and c.burst < 0:
             raise _bad("cpu.burst", c.burst, ">= 0 microseconds")
         for name, lst in (("cpus", c.cpus), ("mems", c.mems)):
-            if lst and not _LIST.match(lst):
+            if lst and not re.match(_LIST, lst):
                 raise _bad(f"cpu.{name}", lst, "a list like '0-2,4'")
     b = r.block_io
     if b is not None:
@@ -88,7 +90,7 @@ def check(r: LinuxResources) -> None:
         if h.limit < 0:
             raise _bad("hugepageLimits[].limit", h.limit, ">= 0")
     for key, value in (r.unified or {}).items():
-        if not _UNIFIED_KEY.match(key) or ".." in key:
+        if not re.match(_UNIFIED_KEY, key) or ".." in key:
             raise _bad(f"unified[{key!r}]", key, "a cgroup v2 file name like 'memory.high'")
         if key.startswith("cgroup."):
             raise _bad(f"unified[{key!r}]", key, "a controller file, not a cgroup.* core file")
