@@ -1,0 +1,1 @@
+"""Route modules, one per area: ``system``, ``containers``, ``exec``, ``images``."""

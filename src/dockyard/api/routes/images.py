@@ -1,0 +1,155 @@
+"""``/images/…``: the image service over the Engine API.
+
+The image service owns the behaviour (list, inspect, tag, rmi, history,
+prune, save, load); these handlers only translate.
+Pull (``POST /images/create``) answers with Docker's "not found" until the
+registry issue lands, so ``docker run`` of a missing image fails cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from aiohttp import web
+
+from .. import params
+from ..errors import BadRequest
+from ..server import IMAGES, json_response
+
+
+async def list_(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    out = await asyncio.to_thread(request.app[IMAGES].list, all=params.boolean(q, "all"),
+                                  filters=params.filters(q))
+    return json_response(out)
+
+
+async def inspect(request: web.Request) -> web.StreamResponse:
+    return json_response(await asyncio.to_thread(request.app[IMAGES].inspect,
+                                                 request.match_info["name"]))
+
+
+async def pull(request: web.Request) -> web.StreamResponse:
+    ref = request.query.get("fromImage", "")
+    tag = request.query.get("tag", "")
+    name = f"{ref}:{tag}" if tag and ":" not in ref.rsplit("/", 1)[-1] else ref
+    try:
+        await asyncio.to_thread(request.app[IMAGES].get, name)
+    except Exception:
+        pass
+    else:
+        # Present already: what a pull of an up-to-date image answers (the
+        # CLI pulls after any 404 at create, even one about a network).
+        return web.Response(status=200, content_type="application/json", body=json.dumps(
+            {"status": f"Image is up to date for {name}"}).encode() + b"\r\n")
+    return json_response({"message": f"pull access denied for {name}: this daemon cannot pull "
+                                     "from registries yet (import or load the image)"}, 404)
+
+
+async def tag(request: web.Request) -> web.StreamResponse:
+    repo = request.query.get("repo", "")
+    if not repo:
+        raise BadRequest("repo: a repository name is required")
+    tag_ = request.query.get("tag", "")
+    target = f"{repo}:{tag_}" if tag_ else repo
+    await asyncio.to_thread(request.app[IMAGES].tag, request.match_info["name"], target)
+    return web.Response(status=201)
+
+
+async def remove(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    out = await asyncio.to_thread(request.app[IMAGES].remove, request.match_info["name"],
+                                  force=params.boolean(q, "force"),
+                                  prune=not params.boolean(q, "noprune"))
+    return json_response(out)
+
+
+async def history(request: web.Request) -> web.StreamResponse:
+    return json_response(await asyncio.to_thread(request.app[IMAGES].history,
+                                                 request.match_info["name"]))
+
+
+async def prune(request: web.Request) -> web.StreamResponse:
+    filters = params.filters(request.query)
+    dangling = filters.pop("dangling", ["true"])
+    all_ = dangling[0].lower() in ("false", "0")
+    return json_response(await asyncio.to_thread(request.app[IMAGES].prune, all=all_,
+                                                 filters=filters))
+
+
+async def save(request: web.Request) -> web.StreamResponse:
+    names = request.query.getall("names", []) or [request.match_info.get("name", "")]
+    names = [n for n in names if n]
+    if not names:
+        raise BadRequest("names: at least one image is required")
+    images = request.app[IMAGES]
+    await asyncio.to_thread(images.get, names[0])  # a missing image is a 404, not a broken tar
+    r, w = os.pipe()
+
+    def write() -> None:
+        with open(w, "wb") as f:
+            try:
+                images.save(names, f)
+            except BrokenPipeError:
+                pass
+
+    task = asyncio.ensure_future(asyncio.to_thread(write))
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
+    try:
+        await resp.prepare(request)
+        while chunk := await asyncio.to_thread(os.read, r, 1 << 16):
+            await resp.write(chunk)
+        await resp.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        os.close(r)
+        await task
+    return resp
+
+
+async def load(request: web.Request) -> web.StreamResponse:
+    import tempfile
+
+    body = tempfile.TemporaryFile()
+    try:
+        async for chunk in request.content.iter_chunked(1 << 16):
+            body.write(chunk)
+        body.seek(0)
+        lines = await asyncio.to_thread(request.app[IMAGES].load, body)
+    finally:
+        body.close()
+    out = b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
+    return web.Response(status=200, body=out, content_type="application/json")
+
+
+async def commit(request: web.Request) -> web.StreamResponse:
+    from ..server import ENGINE
+
+    q = request.query
+    container = q.get("container", "")
+    if not container:
+        raise BadRequest("container: the container to commit is required")
+    repo, tag_ = q.get("repo", ""), q.get("tag", "")
+    name = (f"{repo}:{tag_}" if tag_ else repo) or None
+    image_id = await request.app[ENGINE].commit(
+        container, name=name, author=q.get("author", ""), comment=q.get("comment", ""),
+        changes=q.getall("changes", []), pause=params.boolean(q, "pause", True))
+    return json_response({"Id": image_id}, 201)
+
+
+ROUTES = [
+    ("POST", "/commit", commit),
+    ("GET", "/images/json", list_),
+    ("POST", "/images/{name:.+}/tag", tag),
+    ("GET", "/images/{name:.+}/history", history),
+    ("GET", "/images/{name:.+}/get", save),
+    ("GET", "/images/get", save),
+    ("POST", "/images/load", load),
+    ("POST", "/images/prune", prune),
+    ("DELETE", "/images/{name:.+}", remove),
+    ("GET", "/images/{name:.+}/json", inspect),
+    ("POST", "/images/create", pull),
+]

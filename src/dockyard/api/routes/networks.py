@@ -1,0 +1,90 @@
+"""``/networks``: the network service over the Engine API (create, list, inspect, rm, prune)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from .. import params
+from ..errors import BadRequest
+from ..server import NETWORKS, json_response
+
+
+class IPAMConfigBody(msgspec.Struct, kw_only=True):
+    Subnet: str = ""
+    IPRange: str = ""
+    Gateway: str = ""
+    AuxiliaryAddresses: dict[str, str] | None = None
+
+
+class IPAMBody(msgspec.Struct, kw_only=True):
+    Driver: str = "default"
+    Config: list[IPAMConfigBody] | None = None
+    Options: dict[str, str] | None = None
+
+
+class NetworkCreateRequest(msgspec.Struct, kw_only=True):
+    Name: str
+    Driver: str = "bridge"
+    Internal: bool = False
+    Attachable: bool = False
+    EnableIPv6: bool | None = None
+    IPAM: IPAMBody | None = None
+    Options: dict[str, str] | None = None
+    Labels: dict[str, str] | None = None
+
+
+def _svc(request: web.Request) -> Any:
+    svc = request.app[NETWORKS]
+    if svc is None:
+        raise BadRequest("this daemon runs without the network service")
+    return svc
+
+
+async def list_(request: web.Request) -> web.StreamResponse:
+    svc = _svc(request)
+    nets = await asyncio.to_thread(svc.list_networks, params.filters(request.query))
+    return json_response([n.inspect() for n in nets])
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    from dockyard.network import IPAM, IPAMConfig
+
+    body = params.body(await request.read(), NetworkCreateRequest, allow_empty=False)
+    ipam = None
+    if body.IPAM is not None:
+        ipam = IPAM(Driver=body.IPAM.Driver or "default", Options=body.IPAM.Options or {},
+                    Config=[IPAMConfig(Subnet=c.Subnet, IPRange=c.IPRange, Gateway=c.Gateway,
+                                       AuxiliaryAddresses=c.AuxiliaryAddresses or {})
+                            for c in body.IPAM.Config or []])
+    net = await asyncio.to_thread(
+        _svc(request).create_network, body.Name, body.Driver or "bridge", ipam,
+        options=body.Options, labels=body.Labels, internal=body.Internal,
+        attachable=body.Attachable, enable_ipv6=bool(body.EnableIPv6))
+    return json_response({"Id": net.Id, "Warning": ""}, 201)
+
+
+async def inspect(request: web.Request) -> web.StreamResponse:
+    return json_response(await asyncio.to_thread(_svc(request).inspect, request.match_info["id"]))
+
+
+async def remove(request: web.Request) -> web.StreamResponse:
+    await asyncio.to_thread(_svc(request).remove_network, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.StreamResponse:
+    gone = await asyncio.to_thread(_svc(request).prune)
+    return json_response({"NetworksDeleted": gone or None})
+
+
+ROUTES = [
+    ("GET", "/networks", list_),
+    ("POST", "/networks/create", create),
+    ("POST", "/networks/prune", prune),
+    ("GET", "/networks/{id}", inspect),
+    ("DELETE", "/networks/{id}", remove),
+]

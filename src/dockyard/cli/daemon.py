@@ -1,0 +1,198 @@
+"""``dockyard daemon``: the engine behind the Docker Engine API (dockerd's role).
+
+Flags as dockerd's: ``--root`` (data, default /var/lib/dockyard), ``--run-root``
+(sockets and state, default /run/dockyard), ``-H/--host unix://PATH``
+(repeatable; default unix:///run/dockyard/dockyard.sock), ``--log-level``,
+``--config-file`` (JSON like daemon.json: ``data-root``, ``exec-root``,
+``hosts``, ``log-level``, ``log-driver``, ``log-opts``), and
+``--docker-socket[=PATH]`` to serve /var/run/docker.sock as well.
+
+The supervisor fork server is started first, while this process has no
+threads (``engine.zygote``). SIGTERM/SIGINT stop serving and leave the
+containers running: the next daemon takes them over (live restore).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+DEFAULT_ROOT = "/var/lib/dockyard"
+DEFAULT_RUN_ROOT = "/run/dockyard"
+DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
+DOCKER_SOCKET = "/var/run/docker.sock"
+DEFAULT_BRIDGE = "dockyard0"
+_CONFIG_KEYS = {"data-root", "exec-root", "hosts", "log-level", "log-driver", "log-opts",
+                "seccomp-profile", "live-restore", "debug", "bridge", "bip"}
+
+
+def _load_config(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise click.BadParameter(f"{path}: no such file", param_hint="--config-file") from None
+    except ValueError as e:
+        raise click.BadParameter(f"{path}: invalid JSON: {e}", param_hint="--config-file") from None
+    if not isinstance(doc, dict):
+        raise click.BadParameter(f"{path}: expected a JSON object", param_hint="--config-file")
+    unknown = sorted(set(doc) - _CONFIG_KEYS)
+    if unknown:
+        raise click.BadParameter(f"{path}: unknown keys {', '.join(unknown)} (known: "
+                                 f"{', '.join(sorted(_CONFIG_KEYS))})", param_hint="--config-file")
+    return doc
+
+
+def _socket_path(host: str) -> str:
+    if not host.startswith("unix://"):
+        raise click.BadParameter(f"{host!r}: only unix:// hosts are supported", param_hint="-H")
+    path = host[len("unix://"):]
+    if not path.startswith("/"):
+        raise click.BadParameter(f"{host!r}: the socket path must be absolute", param_hint="-H")
+    if len(path.encode()) > 107:
+        raise click.BadParameter(f"{host!r}: socket path longer than 107 bytes", param_hint="-H")
+    return path
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", "--data-root", "root", default=None, metavar="DIR",
+              help=f"Root of persistent state (default {DEFAULT_ROOT})")
+@click.option("--run-root", "--exec-root", "run_root", default=None, metavar="DIR",
+              help=f"Root of runtime state and sockets (default {DEFAULT_RUN_ROOT})")
+@click.option("-H", "--host", "hosts", multiple=True, metavar="unix://PATH",
+              help=f"Socket to listen on (default {DEFAULT_SOCKET})")
+@click.option("-l", "--log-level", default=None,
+              type=click.Choice(["debug", "info", "warn", "error", "fatal"]))
+@click.option("--config-file", default=None, metavar="FILE", help="daemon.json-like JSON")
+@click.option("--docker-socket", is_flag=False, flag_value=DOCKER_SOCKET, default=None,
+              metavar="PATH", help=f"Also serve {DOCKER_SOCKET} (or PATH)")
+@click.option("-b", "--bridge", default=None, metavar="NAME|none",
+              help=f"The default bridge's link name (default {DEFAULT_BRIDGE}); 'none': "
+                   "no default bridge, containers get no network unless asked")
+@click.option("--bip", default=None, metavar="CIDR",
+              help="The default bridge's subnet (default 172.17.0.0/16)")
+def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_level: str | None,
+           config_file: str | None, docker_socket: str | None, bridge: str | None,
+           bip: str | None) -> None:
+    """Run the engine daemon: the Docker Engine API on a unix socket."""
+    conf = _load_config(config_file)
+    root = os.path.abspath(root or conf.get("data-root") or DEFAULT_ROOT)
+    run_root = os.path.abspath(run_root or conf.get("exec-root") or DEFAULT_RUN_ROOT)
+    sockets = [_socket_path(h) for h in (hosts or conf.get("hosts") or [DEFAULT_SOCKET])]
+    if docker_socket:
+        sockets.append(docker_socket)
+    level = log_level or conf.get("log-level") or "info"
+    bridge = bridge or conf.get("bridge") or DEFAULT_BRIDGE
+    bip = bip or conf.get("bip")
+    if bridge != "none" and (len(bridge) > 15 or "/" in bridge or " " in bridge):
+        raise click.BadParameter(f"{bridge!r}: an interface name of at most 15 characters",
+                                 param_hint="--bridge")
+    log_opts = conf.get("log-opts") or {}
+
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    lock = _lock(root)  # one daemon per root, held until this process exits
+    # Fork before threads: nothing below this line may run before it.
+    from dockyard.engine.zygote import Zygote
+
+    zygote = Zygote()
+    try:
+        code = _run(root, run_root, sockets, level, conf.get("log-driver") or "json-file",
+                    log_opts, zygote, bridge, bip)
+    finally:
+        zygote.close()
+        os.close(lock)
+    sys.exit(code)
+
+
+def _lock(root: str) -> int:
+    import fcntl
+
+    fd = os.open(os.path.join(root, "dockyard.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise click.ClickException(f"another dockyard daemon is running on {root}") from None
+    return fd
+
+
+def _net_table(bridge: str, root: str) -> str:
+    """The nftables table this daemon owns. Each daemon swaps its table whole,
+    so two daemons on one host (tests, a second root) must never share one."""
+    import hashlib
+
+    if bridge == DEFAULT_BRIDGE:
+        return "dockyard"
+    if bridge == "none":
+        return "dy_" + hashlib.sha256(root.encode()).hexdigest()[:10]
+    return "dy_" + bridge.replace("-", "_")
+
+
+def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: str,
+         log_opts: dict[str, str], zygote: Any, bridge: str, bip: str | None) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from dockyard.api.server import make_app, serve
+    from dockyard.engine.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, parse_size
+    from dockyard.engine.service import Engine, Options
+    from dockyard.images import ImageService
+
+    logging.basicConfig(level={"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("dockyard.daemon")
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    os.makedirs(run_root, mode=0o711, exist_ok=True)
+    opts = Options(root=root, run_root=run_root, default_log_driver=log_driver,
+                   default_network="none" if bridge == "none" else "bridge",
+                   log_max_size=parse_size(log_opts.get("max-size", str(DEFAULT_MAX_SIZE))),
+                   log_max_file=int(log_opts.get("max-file", DEFAULT_MAX_FILE)))
+
+    async def main() -> int:
+        engine: Engine | None = None
+        images = ImageService.open(root, users=lambda image_id: engine.image_users(image_id)
+                                   if engine else [])
+        from dockyard.volume import VolumeService
+
+        volumes = VolumeService(root, run_root)
+        volumes.restore()
+        from dockyard.network import NetworkService
+
+        # pyroute2's synchronous calls run their own event loop: never on ours.
+        networks = await asyncio.to_thread(
+            lambda: NetworkService(root, run_root, table=_net_table(bridge, root),
+                                   default_bridge=bridge if bridge != "none" else DEFAULT_BRIDGE))
+        await asyncio.to_thread(networks.restore)
+        if bridge != "none":
+            await asyncio.to_thread(lambda: networks.ensure_predefined(bip) if bip
+                                    else networks.ensure_predefined())
+        engine = Engine(opts, images, zygote, volumes, networks)
+        await engine.load()
+        runner = await serve(make_app(engine, images, volumes, networks), sockets)
+        with open(os.path.join(run_root, "dockyard.pid"), "w") as f:
+            f.write(f"{os.getpid()}\n")
+        log.info("API listening on %s", ", ".join(sockets))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down; containers keep running (live restore)")
+        await engine.close()
+        await runner.cleanup()
+        images.close()
+        volumes.close()
+        for s in sockets:
+            try:
+                os.unlink(s)
+            except FileNotFoundError:
+                pass
+        return 0
+
+    return asyncio.run(main())

@@ -1,0 +1,210 @@
+"""What the container commands share: the client, errors → exit codes, output.
+
+- ``host_option`` / ``connect``: ``-H``, ``$DOCKER_HOST``, the default socket.
+- ``fail``: docker's ``Error response from daemon: …`` on stderr and the
+  exit code (1 for most commands, 125 for ``run``; 126/127 when the
+  container's command cannot be invoked / is not found).
+- ``render``: a Go-template subset for ``--format`` (``{{.Field}}``,
+  ``{{.A.B}}``, ``{{json .}}``, ``{{json .X}}``, ``table`` and ``\\t``).
+- ``print_table``: docker's column layout (three spaces between columns).
+- ``stream``: copy a hijacked attach/exec stream to the terminal (raw
+  mode and resize for ``-t``), stdin the other way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+
+from dockyard.client import APIError, Client, ConnectionFailed, Hijacked
+
+host_option = click.option("-H", "--host", envvar=None, default=None, metavar="unix://PATH",
+                           help="Daemon socket (default $DOCKER_HOST or "
+                                "unix:///run/dockyard/dockyard.sock)")
+
+
+def connect(host: str | None) -> Client:
+    try:
+        return Client(host)
+    except ConnectionFailed as e:
+        fail(str(e), 1, prefix="")
+
+
+def fail(message: str, code: int = 1, *, prefix: str = "Error response from daemon: ") -> NoReturn:
+    click.echo(f"{prefix}{message}", err=True)
+    sys.exit(code)
+
+
+def error_text(e: Exception) -> str:
+    if isinstance(e, APIError):
+        return "Error response from daemon: " + e.message
+    return str(e)
+
+
+def run_exit_code(message: str) -> int:
+    """docker run's code for a start failure: 127 not found, 126 cannot invoke, else 125."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "cannot execute" in low:
+        return 126
+    return 125
+
+
+# --- formatting -------------------------------------------------------------------
+
+_ACTION = re.compile(r"{{\s*(.*?)\s*}}")
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    if path in (".", ""):
+        return obj
+    for part in path.lstrip(".").split("."):
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        else:
+            obj = getattr(obj, part, None)
+    return obj
+
+
+def _go(value: Any) -> str:
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go(v) for v in value) + "]"
+    return str(value)
+
+
+def render(template: str, obj: Any) -> str:
+    """One line of a Go template, the subset docker users reach for."""
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+
+    def action(m: re.Match[str]) -> str:
+        expr = m.group(1)
+        if expr.startswith("json "):
+            return json.dumps(_lookup(obj, expr[5:].strip()), separators=(",", ":"))
+        if expr.startswith("."):
+            return _go(_lookup(obj, expr))
+        raise click.UsageError(f"template: unsupported action {{{{{expr}}}}}")
+
+    return _ACTION.sub(action, template)
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1], strict=False)] + [r[-1]]
+        click.echo("   ".join(cells).rstrip())
+
+
+def format_rows(fmt: str, items: Sequence[Any], headers: dict[str, str]) -> None:
+    """``--format``: plain lines, or a table with headers for ``table …``."""
+    if fmt.startswith("table"):
+        tmpl = fmt[len("table"):].strip() or "\t".join(f"{{{{.{k}}}}}" for k in headers)
+        head = _ACTION.sub(lambda m: headers.get(m.group(1).lstrip("."), m.group(1).lstrip(".").upper()),
+                           tmpl.replace("\\t", "\t"))
+        rows = [head.split("\t")] + [render(tmpl, it).split("\t") for it in items]
+        print_table(rows)
+        return
+    for it in items:
+        click.echo(render(fmt, it))
+
+
+def human_duration(secs: float) -> str:
+    s = int(secs)
+    if s < 1:
+        return "Less than a second"
+    if s < 60:
+        return f"{s} seconds" if s != 1 else "1 second"
+    m = s // 60
+    if m < 60:
+        return "About a minute" if m == 1 else f"{m} minutes"
+    h = round(s / 3600)
+    if h < 48:
+        return "About an hour" if h == 1 else f"{h} hours"
+    return f"{h // 24} days"
+
+
+def since(ts: float) -> str:
+    return human_duration(time.time() - ts) + " ago"
+
+
+# --- streams -------------------------------------------------------------------------
+
+
+def stream(h: Hijacked, *, tty: bool, stdin: bool, resize: Callable[[int, int], None] | None,
+           on_stdin_eof: Callable[[], None] | None = None) -> None:
+    """Copy the container's output here and (with ``stdin``) our stdin there."""
+    restore = None
+    if tty and sys.stdin.isatty():
+        import signal
+        import termios
+        import tty as ttymod
+
+        fd = sys.stdin.fileno()
+        old = termios.tcgetattr(fd)
+        ttymod.setraw(fd)
+        restore = (fd, old)
+
+        def winch(*_: object) -> None:
+            if resize is not None:
+                try:
+                    size = os.get_terminal_size(fd)
+                    resize(size.lines, size.columns)
+                except OSError:
+                    pass
+
+        signal.signal(signal.SIGWINCH, winch)
+        winch()
+    if stdin:
+        def pump() -> None:
+            fd = sys.stdin.fileno()
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    h.close_write()
+                    if on_stdin_eof is not None:
+                        on_stdin_eof()
+                    return
+                try:
+                    h.write(data)
+                except Exception:
+                    return
+
+        threading.Thread(target=pump, daemon=True).start()
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    try:
+        for s, data in h.frames(tty):
+            target = err if s == 2 else out
+            target.write(data)
+            target.flush()
+    finally:
+        if restore is not None:
+            import termios
+
+            termios.tcsetattr(restore[0], termios.TCSADRAIN, restore[1])
+        h.close()
+
+
+def parse_size(value: str, what: str) -> int:
+    """docker's RAMInBytes: ``512m``, ``1g``, ``1048576``."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", value.strip().lower())
+    if not m:
+        raise click.BadParameter(f"invalid size: {value!r}", param_hint=what)
+    mult = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m.group(2)]
+    return int(float(m.group(1)) * mult)

@@ -1,0 +1,242 @@
+"""``Client``: the endpoints the CLI needs, over httpx on a unix socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from .errors import APIError, ConnectionFailed
+
+DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+API_VERSION = "1.50"
+
+
+def resolve_host(host: str | None = None) -> str:
+    return host or os.environ.get("DOCKYARD_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+class Hijacked:
+    """The raw socket of an attach/exec after ``101 UPGRADED``."""
+
+    def __init__(self, response: httpx.Response, sock: socket.socket, stream: Any) -> None:
+        self.response = response
+        self.sock = sock
+        self._stream = stream
+
+    def read(self, n: int = 65536) -> bytes:
+        return self._stream.read(n)  # type: ignore[no-any-return]
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data)
+
+    def close_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.response.close()
+
+    def frames(self, tty: bool) -> Iterator[tuple[int, bytes]]:
+        """(stream, bytes) until the daemon closes: raw with a tty, else demultiplexed."""
+        buf = b""
+        while True:
+            try:
+                chunk = self.read()
+            except (httpx.ReadError, OSError):
+                chunk = b""
+            if not chunk:
+                return
+            if tty:
+                yield 1, chunk
+                continue
+            buf += chunk
+            while len(buf) >= 8:
+                stream, size = struct.unpack(">BxxxI", buf[:8])
+                if len(buf) < 8 + size:
+                    break
+                yield stream, buf[8:8 + size]
+                buf = buf[8 + size:]
+
+
+class Client:
+    def __init__(self, host: str | None = None, timeout: float | None = None) -> None:
+        self.host = resolve_host(host)
+        if not self.host.startswith("unix://"):
+            raise ConnectionFailed(f"unsupported host {self.host!r}: only unix:// sockets")
+        self.path = self.host[len("unix://"):]
+        self._http = httpx.Client(base_url=f"http://docker/v{API_VERSION}", timeout=timeout,
+                                  transport=httpx.HTTPTransport(uds=self.path))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 body: Any = None, ok: tuple[int, ...] = (200, 201, 204, 304)) -> httpx.Response:
+        try:
+            r = self._http.request(method, path, params=_params(params),
+                                   content=json.dumps(body).encode() if body is not None else None,
+                                   headers={"Content-Type": "application/json"} if body is not None
+                                   else None)
+        except (httpx.ConnectError, FileNotFoundError) as e:
+            raise ConnectionFailed(
+                f"Cannot connect to the dockyard daemon at {self.host}. Is the daemon running? "
+                f"({e})") from None
+        if r.status_code not in ok:
+            raise APIError(r.status_code, _message(r))
+        return r
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        return self._request(method, path, **kw).json()
+
+    def _hijack(self, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None) -> Hijacked:
+        req = self._http.build_request(
+            "POST", path, params=_params(params),
+            content=json.dumps(body).encode() if body is not None else b"",
+            headers={"Upgrade": "tcp", "Connection": "Upgrade",
+                     "Content-Type": "application/json"})
+        try:
+            r = self._http.send(req, stream=True)
+        except (httpx.ConnectError, FileNotFoundError) as e:
+            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
+                                   ) from None
+        if r.status_code not in (101, 200):
+            r.read()
+            raise APIError(r.status_code, _message(r))
+        stream = r.extensions["network_stream"]
+        sock = stream.get_extra_info("socket")
+        return Hijacked(r, sock, stream)
+
+    # --- system ----------------------------------------------------------------
+
+    def ping(self) -> str:
+        return self._request("GET", "/_ping").text
+
+    def version(self) -> dict[str, Any]:
+        return self._json("GET", "/version")  # type: ignore[no-any-return]
+
+    def info(self) -> dict[str, Any]:
+        return self._json("GET", "/info")  # type: ignore[no-any-return]
+
+    # --- containers -----------------------------------------------------------------
+
+    def create(self, config: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        return self._json("POST", "/containers/create",  # type: ignore[no-any-return]
+                          params={"name": name}, body=config)
+
+    def list(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+        return self._json("GET", "/containers/json", params={  # type: ignore[no-any-return]
+            "all": all, "limit": limit, "filters": json.dumps(filters) if filters else None})
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return self._json("GET", f"/containers/{ref}/json")  # type: ignore[no-any-return]
+
+    def start(self, ref: str) -> None:
+        self._request("POST", f"/containers/{ref}/start")
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        self._request("POST", f"/containers/{ref}/stop", params={"t": timeout, "signal": signal})
+
+    def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        self._request("POST", f"/containers/{ref}/restart", params={"t": timeout, "signal": signal})
+
+    def pause(self, ref: str) -> None:
+        self._request("POST", f"/containers/{ref}/pause")
+
+    def unpause(self, ref: str) -> None:
+        self._request("POST", f"/containers/{ref}/unpause")
+
+    def rename(self, ref: str, name: str) -> None:
+        self._request("POST", f"/containers/{ref}/rename", params={"name": name})
+
+    def top(self, ref: str, ps_args: str | None = None) -> dict[str, Any]:
+        return self._json("GET", f"/containers/{ref}/top",  # type: ignore[no-any-return]
+                          params={"ps_args": ps_args})
+
+    def kill(self, ref: str, signal: str | None = None) -> None:
+        self._request("POST", f"/containers/{ref}/kill", params={"signal": signal})
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        self._request("DELETE", f"/containers/{ref}", params={"force": force, "v": volumes})
+
+    def wait(self, ref: str, condition: str | None = None) -> dict[str, Any]:
+        return self._json("POST", f"/containers/{ref}/wait",  # type: ignore[no-any-return]
+                          params={"condition": condition})
+
+    def resize(self, ref: str, h: int, w: int) -> None:
+        self._request("POST", f"/containers/{ref}/resize", params={"h": h, "w": w})
+
+    def logs(self, ref: str, **params: Any) -> Iterator[bytes]:
+        req = self._http.build_request("GET", f"/containers/{ref}/logs", params=_params(params))
+        try:
+            r = self._http.send(req, stream=True)
+        except (httpx.ConnectError, FileNotFoundError) as e:
+            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
+                                   ) from None
+        if r.status_code != 200:
+            r.read()
+            raise APIError(r.status_code, _message(r))
+        try:
+            yield from r.iter_raw()
+        finally:
+            r.close()
+
+    def attach(self, ref: str, *, stdin: bool, stdout: bool = True, stderr: bool = True,
+               detach_keys: str | None = None) -> Hijacked:
+        return self._hijack(f"/containers/{ref}/attach", params={
+            "stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr,
+            "detachKeys": detach_keys})
+
+    def exec_create(self, ref: str, config: dict[str, Any]) -> str:
+        return self._json("POST", f"/containers/{ref}/exec", body=config)["Id"]  # type: ignore[no-any-return]
+
+    def exec_start(self, xid: str, *, tty: bool, detach: bool = False,
+                   size: tuple[int, int] | None = None) -> Hijacked | None:
+        body: dict[str, Any] = {"Detach": detach, "Tty": tty}
+        if size:
+            body["ConsoleSize"] = list(size)
+        if detach:
+            self._request("POST", f"/exec/{xid}/start", body=body)
+            return None
+        return self._hijack(f"/exec/{xid}/start", body=body)
+
+    def exec_inspect(self, xid: str) -> dict[str, Any]:
+        return self._json("GET", f"/exec/{xid}/json")  # type: ignore[no-any-return]
+
+    def exec_resize(self, xid: str, h: int, w: int) -> None:
+        self._request("POST", f"/exec/{xid}/resize", params={"h": h, "w": w})
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    out = {}
+    for k, v in params.items():
+        if v is None:
+            continue
+        out[k] = ("1" if v else "0") if isinstance(v, bool) else str(v)
+    return out
+
+
+def _message(r: httpx.Response) -> str:
+    try:
+        return str(r.json()["message"])
+    except (ValueError, KeyError, TypeError):
+        return r.text.strip() or f"HTTP {r.status_code}"

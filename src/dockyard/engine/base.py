@@ -1,0 +1,248 @@
+"""The engine's state: records on disk, the in-memory index, lookup (see ``service``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from dockyard.linux import atomic
+
+from .errors import NotFound
+from .model import Container
+
+if TYPE_CHECKING:
+    from dockyard.images.service import ImageService
+    from dockyard.network import NetworkService
+    from dockyard.volume import VolumeService
+
+    from .exec import ExecInstance
+    from .shim import Shim, Stream
+    from .zygote import Zygote
+
+RECORD = "config.v2.json"
+LOG = "container-json.log"
+
+
+@dataclass
+class Entry:
+    """A container in memory: its record plus what only a live daemon has."""
+
+    record: Container
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shim: Shim | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: list[asyncio.Future[int]] = field(default_factory=list)  # next exit
+    removed: asyncio.Event = field(default_factory=asyncio.Event)
+    execs: set[str] = field(default_factory=set)
+    stopping: bool = False
+    # Attach sessions made before the supervisor exists (``docker run``
+    # attaches, then starts), and stdin they sent meanwhile.
+    pending: set[Stream] = field(default_factory=set)
+    stdin_buf: bytearray = field(default_factory=bytearray)
+    stdin_eof: bool = False
+    next_ch: int = 1
+    health_task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Options:
+    root: str
+    run_root: str
+    log_max_size: int = 10 * 1024 * 1024
+    log_max_file: int = 3
+    default_log_driver: str = "json-file"
+    default_network: str = "bridge"  # "none" when the daemon runs with --bridge none
+    seccomp: bool = True
+
+
+class EngineBase:
+    """The engine's state and the helpers every verb module uses; the verbs are
+    mixed in by ``service.Engine``."""
+
+    def __init__(self, opts: Options, images: ImageService, zygote: Zygote,
+                 volumes: VolumeService | None = None,
+                 networks: NetworkService | None = None) -> None:
+        from dockyard.runtime.api import Runtime
+
+        self.opts = opts
+        self.images = images
+        self.volumes = volumes
+        self.networks = networks
+        self.zygote = zygote
+        self.runtime = Runtime(os.path.join(opts.run_root, "runtime"))
+        self.containers: dict[str, Entry] = {}
+        self.names: dict[str, str] = {}  # name (no slash) -> id
+        self.exec_instances: dict[str, ExecInstance] = {}
+        # Exit codes of containers removed in the last minutes: a `wait
+        # ?condition=removed` that arrives after an auto-remove still answers.
+        self.tombstones: dict[str, tuple[float, int]] = {}
+        self.started_at = time.time()
+        for d in (self.containers_dir, os.path.join(opts.run_root, "c"), self.runtime.root):
+            os.makedirs(d, exist_ok=True)
+        from .events import EventBus
+
+        self.events = EventBus()
+        self.daemon_id = self._daemon_id()
+        self.closing = False
+
+    def event(self, action: str, rec: Container, **extra: str) -> None:
+        self.events.emit(action, rec.Id, rec.Name, rec.Config.Image, rec.Config.Labels, **extra)
+
+    def _daemon_id(self) -> str:
+        import uuid
+
+        path = os.path.join(self.opts.root, "engine-id")
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            did = str(uuid.uuid4())
+            atomic.write_bytes(path, did.encode())
+            return did
+
+    # --- paths -----------------------------------------------------------------
+
+    @property
+    def containers_dir(self) -> str:
+        return os.path.join(self.opts.root, "containers")
+
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.containers_dir, cid)
+
+    def run_dir(self, cid: str) -> str:
+        # Short on purpose: unix socket paths in it must stay under 107 bytes.
+        return os.path.join(self.opts.run_root, "c", cid[:12])
+
+    # --- records ---------------------------------------------------------------
+
+    def save(self, c: Container) -> None:
+        atomic.write_bytes(os.path.join(self.container_dir(c.Id), RECORD),
+                           msgspec.json.encode(c), 0o600)
+
+    async def load(self) -> None:
+        """Read every record, then reconnect or settle the running ones."""
+        for cid in sorted(os.listdir(self.containers_dir)):
+            path = os.path.join(self.container_dir(cid), RECORD)
+            try:
+                with open(path, "rb") as f:
+                    rec = msgspec.json.decode(f.read(), type=Container)
+            except (OSError, msgspec.DecodeError):
+                # A create that died before its record was written: half-made,
+                # so it never existed (the snapshot is found by its key).
+                await asyncio.to_thread(self._discard_half_made, cid)
+                continue
+            self.containers[rec.Id] = Entry(rec)
+            self.names[rec.Name.lstrip("/")] = rec.Id
+        for e in list(self.containers.values()):
+            if e.record.State.Running:
+                await self._restore(e)
+            else:
+                e.exited.set()
+        for e in list(self.containers.values()):
+            if not e.record.State.Running:
+                await self._start_on_boot(e)
+
+    def _discard_half_made(self, cid: str) -> None:
+        import shutil
+
+        from dockyard.snapshot import errors as snap_errors
+
+        try:
+            self.images.snapshotter.remove(cid)
+        except snap_errors.SnapshotError:
+            pass
+        shutil.rmtree(self.container_dir(cid), ignore_errors=True)
+
+    # --- lookup ----------------------------------------------------------------
+
+    def get(self, ref: str) -> Entry:
+        """By full id, name, or unique id prefix (Docker's order)."""
+        e = self.containers.get(ref)
+        if e is not None:
+            return e
+        cid = self.names.get(ref.lstrip("/"))
+        if cid is not None:
+            return self.containers[cid]
+        if ref:
+            hits = [c for c in self.containers if c.startswith(ref)]
+            if len(hits) == 1:
+                return self.containers[hits[0]]
+            if len(hits) > 1:
+                from .errors import InvalidParameter
+
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def pid_of(self, ref: str) -> int:
+        e = self.get(ref)
+        if not e.record.State.Running:
+            from .errors import Conflict
+
+            raise Conflict(f"cannot join namespace of a non running container {ref}")
+        return e.record.State.Pid
+
+    def image_users(self, image_id: str) -> list[str]:
+        return [c for c, e in self.containers.items() if e.record.Image == image_id]
+
+    async def close(self) -> None:
+        """Let go of the supervisors; the containers keep running (live restore)."""
+        self.closing = True
+        for e in self.containers.values():
+            if e.shim is not None:
+                e.shim.close()
+
+    def info_counts(self) -> dict[str, int]:
+        running = sum(1 for e in self.containers.values()
+                      if e.record.State.Running and not e.record.State.Paused)
+        paused = sum(1 for e in self.containers.values() if e.record.State.Paused)
+        total = len(self.containers)
+        return {"Containers": total, "ContainersRunning": running, "ContainersPaused": paused,
+                "ContainersStopped": total - running - paused}
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), LOG)
+
+    # Implemented by the verb modules (mixins of service.Engine).
+    async def _restore(self, e: Entry) -> None:
+        raise NotImplementedError
+
+    async def _settle(self, e: Entry, msg: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _drop(self, e: Entry, anonymous_volumes: bool = False) -> None:
+        raise NotImplementedError
+
+    async def _start_on_boot(self, e: Entry) -> None:
+        raise NotImplementedError
+
+    def _health_start(self, e: Entry) -> None:
+        raise NotImplementedError
+
+    def _net_setup(self, rec: Container, pid: int) -> None:
+        raise NotImplementedError
+
+    def _net_teardown(self, rec: Container) -> None:
+        raise NotImplementedError
+
+    def _net_check(self, mode: str) -> None:
+        raise NotImplementedError
+
+    def network_settings(self, rec: Container) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def ports_summary(self, rec: Container) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _health_stop(self, e: Entry) -> None:
+        raise NotImplementedError
+
+    def _exec_process(self, e: Entry, inst: ExecInstance) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _kill_and_wait(self, e: Entry) -> None:
+        raise NotImplementedError

@@ -1,0 +1,131 @@
+"""Networks of a container: the network service's calls, in the engine's order.
+
+A container with a network of its own (``bridge`` by default, or a
+user-defined one) is connected after the runtime created its namespaces and
+before its program runs: the supervisor reports ``created`` with the init's
+pid, the engine connects ``/proc/<pid>/ns/net``, publishes ``-p`` ports,
+rewrites ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname`` in place
+(they are bind-mounted, so the inode must stay), and only then says
+``start``. ``none`` keeps only ``lo``; ``host`` and ``container:X`` share
+another namespace and connect nothing. At exit every endpoint is
+disconnected (which unpublishes its ports).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .base import EngineBase
+from .errors import EngineError, NotFound
+
+_NO_ENDPOINT = ("none", "host")
+
+
+def network_name(mode: str, default: str = "bridge") -> str | None:
+    """The network to connect for ``--network MODE`` (None: nothing to connect)."""
+    if mode in ("", "default"):
+        mode = default
+    if mode in _NO_ENDPOINT or mode.startswith("container:"):
+        return None
+    return mode
+
+
+def port_specs(bindings: dict[str, list[dict[str, str]] | None] | None) -> list[str]:
+    """HostConfig.PortBindings → ``-p`` strings (``ip:hostport:port/proto``)."""
+    out = []
+    for port, binds in (bindings or {}).items():
+        for b in binds or [{}]:
+            ip, hport = (b or {}).get("HostIp", ""), (b or {}).get("HostPort", "")
+            out.append(f"{ip}:{hport}:{port}" if ip else (f"{hport}:{port}" if hport else port))
+    return out
+
+
+class NetworkMixin(EngineBase):
+    def _net_check(self, mode: str) -> None:
+        """At create: a user-defined network must exist."""
+        name = network_name(mode, self.opts.default_network)
+        if name is None or self.networks is None:
+            return
+        from dockyard.network import NetworkError
+
+        try:
+            self.networks.get(name)
+        except NetworkError:
+            raise NotFound(f"network {name} not found") from None
+
+    def _net_setup(self, rec: Any, pid: int) -> None:
+        name = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
+        if name is None or self.networks is None:
+            return
+        from dockyard.network import NetworkError, parse_publish
+
+        svc = self.networks
+        hostname = rec.Config.Hostname or rec.Id[:12]
+        try:
+            svc.connect(name, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
+                        hostname=hostname)
+            specs = port_specs(rec.HostConfig.PortBindings)
+            if specs:
+                svc.publish(name, rec.Id, [m for s in specs for m in parse_publish(s)])
+            files = svc.sandbox_files(rec.Id, hostname=hostname,
+                                      domainname=rec.Config.Domainname,
+                                      extra_hosts=rec.HostConfig.ExtraHosts,
+                                      dns=rec.HostConfig.Dns, dns_search=rec.HostConfig.DnsSearch,
+                                      dns_options=rec.HostConfig.DnsOptions)
+        except NetworkError as ex:
+            self._net_teardown(rec)
+            raise EngineError(f"failed to set up the network {name}: {ex}") from None
+        for fname, text in files.items():
+            path = os.path.join(self.container_dir(rec.Id), os.path.basename(fname))
+            if os.path.exists(path):
+                with open(path, "w") as f:  # in place: the bind mount holds this inode
+                    f.write(text)
+
+    def _net_teardown(self, rec: Any) -> None:
+        if self.networks is None:
+            return
+        from dockyard.network import NetworkError
+
+        for ep in self.networks.endpoints_of(rec.Id):
+            try:
+                self.networks.disconnect(ep.network_id, rec.Id, force=True)
+            except NetworkError:
+                pass
+
+    def network_settings(self, rec: Any) -> dict[str, Any]:
+        """``NetworkSettings`` of inspect: endpoints and published ports."""
+        nets: dict[str, Any] = {}
+        ports: dict[str, Any] = {}
+        if self.networks is not None:
+            for ep in self.networks.endpoints_of(rec.Id):
+                try:
+                    net = self.networks.get(ep.network_id)
+                except Exception:
+                    continue
+                addr, _, plen = ep.IPv4Address.partition("/")
+                gw = next((c.Gateway for c in (net.IPAM.Config or []) if c.Gateway), "")
+                nets[net.Name] = {"NetworkID": net.Id, "EndpointID": ep.EndpointID,
+                                  "IPAddress": addr, "IPPrefixLen": int(plen or 0),
+                                  "Gateway": gw, "MacAddress": ep.MacAddress,
+                                  "Aliases": ep.Aliases or None}
+                for m in ep.Ports:
+                    ports.setdefault(f"{m.container_port}/{m.proto}", []).append(
+                        {"HostIp": m.host_ip or "0.0.0.0", "HostPort": str(m.host_port)})
+        for port in rec.Config.ExposedPorts or {}:
+            ports.setdefault(port, None)
+        first: dict[str, Any] = next(iter(nets.values()), {})
+        return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
+                "Ports": ports, "Networks": nets, "IPAddress": first.get("IPAddress", ""),
+                "Gateway": first.get("Gateway", ""), "MacAddress": first.get("MacAddress", "")}
+
+    def ports_summary(self, rec: Any) -> list[dict[str, Any]]:
+        """``Ports`` of the list: Docker's ``{IP, PrivatePort, PublicPort, Type}``."""
+        out: list[dict[str, Any]] = []
+        if self.networks is None or not rec.State.Running:
+            return out
+        for ep in self.networks.endpoints_of(rec.Id):
+            for m in ep.Ports:
+                out.append({"IP": m.host_ip or "0.0.0.0", "PrivatePort": m.container_port,
+                            "PublicPort": m.host_port, "Type": m.proto})
+        return out

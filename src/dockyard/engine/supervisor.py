@@ -1,0 +1,531 @@
+"""The per-container supervisor: containerd-shim's role.
+
+One small process per running container, forked from the zygote
+(``zygote.py``), never from the threaded daemon. It
+
+1. makes itself a session leader and a child subreaper, listens on
+   ``<run-dir>/supervisor.sock``;
+2. creates and starts the container with the in-process runtime, so the
+   container's init is *its* child: it alone collects the exit status;
+3. holds the container's stdio (pipes, or the pty master the runtime sends
+   over a console socket), writes the log (``logfile.py``) and copies
+   output to whichever daemon is connected (``frames.py``);
+4. runs ``exec`` processes on request, and copies their stdio the same way;
+5. when the init exits: drains the output, writes ``exit.json``
+   atomically (so a daemon that was down at that moment still learns the
+   exit), tells the daemon, and exits.
+
+The daemon may die and come back at any moment: output then goes to the
+log only, and the next daemon connects to ``supervisor.sock`` and is
+greeted with ``hello``. The supervisor never waits on the daemon (sends
+time out after a few seconds and drop the connection).
+
+Kept small: stdlib plus the runtime's create/start/exec path, all imported
+by the zygote before it forks, so their pages are shared.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import select
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import frames
+from .logfile import JsonFileWriter, rfc3339nano
+
+SOCKET = "supervisor.sock"
+EXIT_FILE = "exit.json"
+PID_FILE = "supervisor.pid"
+# How long an exec's output may stay open after its process exited (a
+# background child holding the pipe) before the channel is closed anyway.
+EXEC_DRAIN = 1.0
+INIT_DRAIN = 3.0
+# The runtime's create/exec of one container; far above the usual 50-150 ms.
+HELPER_TIMEOUT = 60.0
+
+
+class Channel:
+    def __init__(self, ch: int) -> None:
+        self.ch = ch
+        self.pid = 0
+        self.stdin: int | None = None
+        self.pending = bytearray()
+        self.close_stdin = False
+        self.outs: dict[int, int] = {}  # fd -> stream (1 stdout, 2 stderr)
+        self.master: int | None = None
+        self.code: int | None = None
+        self.deadline = 0.0
+
+
+class Supervisor:
+    def __init__(self, spec: dict[str, Any], ctl_fd: int) -> None:
+        from dockyard.runtime.api import Runtime
+
+        self.spec = spec
+        self.id: str = spec["id"]
+        self.run_dir: str = spec["run_dir"]
+        self.rt = Runtime(spec["runtime_root"])
+        self.sel = selectors.DefaultSelector()
+        self.ctl: socket.socket | None = socket.socket(fileno=ctl_fd)
+        self.ctl.settimeout(5)
+        self.parser = frames.Parser()
+        self.started = False
+        self.channels: dict[int, Channel] = {}
+        self.by_pid: dict[int, Channel] = {}
+        log = spec.get("log") or {}
+        self.log = (JsonFileWriter(log["path"], log["max_size"], log["max_file"])
+                    if log.get("driver") == "json-file" else None)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = os.path.join(self.run_dir, SOCKET)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.listener.bind(path)
+        self.listener.listen(4)
+        self.sel.register(self.listener, selectors.EVENT_READ, ("listen", None))
+        self.sel.register(self.ctl, selectors.EVENT_READ, ("ctl", None))
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake = r
+        signal.set_wakeup_fd(w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(r, selectors.EVENT_READ, ("wake", None))
+
+    # --- talking to the daemon ------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        if self.ctl is None:
+            return
+        try:
+            self.ctl.sendall(frame)
+        except OSError:
+            self._drop_ctl()
+
+    def _drop_ctl(self) -> None:
+        abort = self.ctl is not None and not self.started and 0 in self.channels
+        if self.ctl is not None:
+            try:
+                self.sel.unregister(self.ctl)
+            except (KeyError, ValueError):
+                pass
+            self.ctl.close()
+            self.ctl = None
+        if abort:
+            self._abort()  # the daemon went away between create and start
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        self._drop_ctl()  # one daemon at a time: the newest wins
+        conn.settimeout(5)
+        self.ctl = conn
+        self.parser = frames.Parser()
+        self.sel.register(conn, selectors.EVENT_READ, ("ctl", None))
+        init = self.channels.get(0)
+        self.send(frames.ctrl({"event": "hello", "pid": init.pid if init else 0,
+                               "execs": [c for c in self.channels if c]}))
+
+    def _read_ctl(self) -> None:
+        assert self.ctl is not None
+        try:
+            chunk = self.ctl.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop_ctl()
+            return
+        for kind, _stream, ch, payload in self.parser.feed(chunk):
+            if kind == frames.DATA:
+                self._stdin(ch, payload)
+            else:
+                self._ctrl(json.loads(payload))
+
+    def _ctrl(self, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op == "start" and not self.started:
+            self._start()
+        elif op == "abort" and not self.started:
+            self._abort()
+        elif op == "exec":
+            self._exec(msg)
+        elif op == "resize":
+            c = self.channels.get(int(msg.get("ch", 0)))
+            if c is not None and c.master is not None:
+                _winsize(c.master, int(msg.get("h", 0)), int(msg.get("w", 0)))
+
+    def _stdin(self, ch: int, payload: bytes) -> None:
+        c = self.channels.get(ch)
+        if c is None or c.stdin is None:
+            return
+        if payload:
+            c.pending += payload
+        else:
+            c.close_stdin = True
+        self._flush_stdin(c)
+
+    def _flush_stdin(self, c: Channel) -> None:
+        assert c.stdin is not None
+        try:
+            while c.pending:
+                n = os.write(c.stdin, c.pending)
+                del c.pending[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            c.pending.clear()
+            c.close_stdin = True
+        key = self.sel.get_map().get(c.stdin)
+        if c.pending and key is None:
+            self.sel.register(c.stdin, selectors.EVENT_WRITE, ("stdin", c.ch))
+        elif not c.pending:
+            if key is not None:
+                self.sel.unregister(c.stdin)
+            if c.close_stdin:
+                os.close(c.stdin)
+                c.stdin = None
+
+    # --- processes ---------------------------------------------------------------
+
+    def _stdio(self, c: Channel, tty: bool, stdin: bool, console: str) -> tuple[
+            tuple[int, int, int] | None, socket.socket | None, list[int]]:
+        """(stdio for the runtime, console listener, fds to close after create)."""
+        if tty:
+            path = os.path.join(self.run_dir, console)
+            if os.path.exists(path):
+                os.unlink(path)
+            lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lst.bind(path)
+            lst.listen(1)
+            return None, lst, []
+        child: list[int] = []
+        if stdin:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(w, False)
+            c.stdin = w
+            child.append(r)
+        else:
+            r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            child.append(r)
+        for stream in (1, 2):
+            pr, pw = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(pr, False)
+            c.outs[pr] = stream
+            child.append(pw)
+        return (child[0], child[1], child[2]), None, child
+
+    def _attach_console(self, c: Channel, lst: socket.socket, h: int, w: int) -> None:
+        from dockyard.runtime.console import receive_master
+
+        lst.settimeout(10)
+        conn, _ = lst.accept()
+        try:
+            master = receive_master(conn)
+        finally:
+            conn.close()
+            path = lst.getsockname()
+            lst.close()
+            os.unlink(path)
+        os.set_blocking(master, False)
+        if h or w:
+            _winsize(master, h, w)
+        c.master = master
+        c.outs[master] = 1
+        c.stdin = os.dup(master)
+
+    def _watch(self, c: Channel) -> None:
+        self.channels[c.ch] = c
+        self.by_pid[c.pid] = c
+        for fd in c.outs:
+            self.sel.register(fd, selectors.EVENT_READ, ("out", c.ch))
+
+    def start_init(self) -> bool:
+        spec = self.spec
+        c = Channel(0)
+        stdio, lst, child = self._stdio(c, spec["tty"], spec["open_stdin"], "console.sock")
+        rt, cid, bundle = self.rt, self.id, spec["bundle"]
+        console = lst.getsockname() if lst else None
+
+        def create() -> dict[str, Any]:
+            try:
+                rt.create(cid, bundle, stdio=stdio, console_socket=console)
+                pid = rt.state(cid).pid
+            except BaseException:
+                try:
+                    rt.delete(cid, force=True)
+                except Exception:
+                    pass
+                raise
+            return {"pid": pid}
+
+        try:
+            res = _in_helper(create)
+            if not res["ok"]:
+                raise RuntimeError(res["message"])
+            if lst is not None:
+                self._attach_console(c, lst, spec.get("h", 0), spec.get("w", 0))
+            c.pid = int(res["pid"])
+        except Exception as e:  # reported to the daemon, then we exit
+            self.send(frames.ctrl({"event": "error", "message": str(e) or type(e).__name__}))
+            return False
+        finally:
+            for fd in child:
+                os.close(fd)
+        self._watch(c)
+        with open(os.path.join(self.run_dir, PID_FILE), "w") as f:
+            f.write(f"{os.getpid()} {c.pid}\n")
+        # The init waits on exec.fifo: the daemon sets up what must exist
+        # before the program runs (the network) and then says "start".
+        self.send(frames.ctrl({"event": "created", "pid": c.pid}))
+        return True
+
+    def _start(self) -> None:
+        rt, cid = self.rt, self.id
+        def start() -> dict[str, Any]:
+            rt.start(cid)
+            return {}
+
+        res = _in_helper(start)
+        if res["ok"]:
+            self.started = True
+            self.send(frames.ctrl({"event": "started", "pid": self.channels[0].pid}))
+        else:
+            self.send(frames.ctrl({"event": "error", "message": res["message"]}))
+            self._abort()
+
+    def _abort(self) -> None:
+        """Never started (refused, or the daemon went away first): remove it all."""
+        rt, cid = self.rt, self.id
+
+        def delete() -> dict[str, Any]:
+            rt.delete(cid, force=True)
+            return {}
+
+        _in_helper(delete)
+        self._reap()
+
+    def _exec(self, msg: dict[str, Any]) -> None:
+        import msgspec
+
+        from dockyard.oci.runtime import Process
+
+        ch = int(msg["ch"])
+        c = Channel(ch)
+        tty = bool(msg.get("tty"))
+        stdio, lst, child = self._stdio(c, tty, bool(msg.get("stdin")), f"exec-{ch}.sock")
+        rt, cid = self.rt, self.id
+        console = lst.getsockname() if lst else None
+
+        def run() -> dict[str, Any]:
+            proc = msgspec.json.decode(json.dumps(msg["process"]).encode(), type=Process)
+            return {"pid": rt.exec(cid, proc, stdio=stdio, console_socket=console)}
+
+        try:
+            res = _in_helper(run)
+            if not res["ok"]:
+                raise RuntimeError(res["message"])
+            c.pid = int(res["pid"])
+            if lst is not None:
+                self._attach_console(c, lst, int(msg.get("h", 0)), int(msg.get("w", 0)))
+        except Exception as e:
+            for fd in [*c.outs, *([c.stdin] if c.stdin is not None else [])]:
+                os.close(fd)
+            self.send(frames.ctrl({"event": "exec-error", "ch": ch,
+                                   "message": str(e) or type(e).__name__}))
+            return
+        finally:
+            for fd in child:
+                os.close(fd)
+        self._watch(c)
+        self.send(frames.ctrl({"event": "exec-started", "ch": ch, "pid": c.pid}))
+
+    def _read_out(self, ch: int, fd: int) -> None:
+        c = self.channels[ch]
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EIO:  # EIO: the pty's last slave closed
+                raise
+            chunk = b""
+        if not chunk:
+            self.sel.unregister(fd)
+            del c.outs[fd]
+            if fd != c.master:
+                os.close(fd)
+            return
+        stream = c.outs[fd]
+        if ch == 0 and self.log is not None:
+            self.log.write("stdout" if stream == 1 else "stderr", chunk)
+        self.send(frames.data(stream, ch, chunk))
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            c = self.by_pid.pop(pid, None)
+            if c is None:
+                continue  # an orphan of the container, reparented to us
+            code = os.waitstatus_to_exitcode(status)
+            c.code = 128 - code if code < 0 else code
+            c.deadline = time.monotonic() + (INIT_DRAIN if c.ch == 0 else EXEC_DRAIN)
+
+    def _finish(self, c: Channel) -> None:
+        for fd in list(c.outs):
+            self.sel.unregister(fd)
+            if fd != c.master:
+                os.close(fd)
+        c.outs.clear()
+        for maybe in (c.stdin, c.master):
+            if maybe is not None:
+                fd = maybe
+                try:
+                    self.sel.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+                os.close(fd)
+        c.stdin = c.master = None
+        del self.channels[c.ch]
+        if c.ch != 0:
+            self.send(frames.ctrl({"event": "exit", "ch": c.ch, "code": c.code}))
+            return
+        if self.log is not None:
+            self.log.close()
+        record = {"ExitCode": c.code, "FinishedAt": rfc3339nano(time.time_ns()), "Pid": c.pid}
+        path = os.path.join(self.run_dir, EXIT_FILE)
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        self.send(frames.ctrl({"event": "exit", "ch": 0, **record}))
+
+    def run(self) -> None:
+        if not self.start_init():
+            return
+        while 0 in self.channels:
+            now = time.monotonic()
+            waits = [c.deadline - now for c in self.channels.values() if c.code is not None]
+            timeout = max(0.0, min(waits)) if waits else None
+            for key, _ in self.sel.select(timeout):
+                what, ch = key.data
+                if what == "out" and ch in self.channels:
+                    self._read_out(ch, key.fd)
+                elif what == "stdin" and ch in self.channels:
+                    self._flush_stdin(self.channels[ch])
+                elif what == "ctl" and self.ctl is not None:
+                    self._read_ctl()
+                elif what == "listen":
+                    self._accept()
+                elif what == "wake":
+                    try:
+                        os.read(self.wake, 512)
+                    except BlockingIOError:
+                        pass
+                    self._reap()
+            now = time.monotonic()
+            for c in list(self.channels.values()):
+                if c.code is not None and (not c.outs or now >= c.deadline):
+                    self._finish(c)
+        # The init is gone: execs died with its pid namespace.
+        for c in list(self.channels.values()):
+            c.code = 137 if c.code is None else c.code
+            self._finish(c)
+
+
+def _in_helper(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn`` in a short-lived child and return its result.
+
+    The runtime's create and exec paths touch most of the runtime's code
+    and data; done here, every page they touch would be copied into this
+    long-lived process (copy-on-write from the zygote). A child pays that
+    and exits. The container's init (or exec'd process) is the child's
+    child; when the child exits the kernel hands it to us, the subreaper,
+    even if it already exited (as a zombie), so we still reap it.
+    """
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the helper
+        os.close(r)
+        try:
+            out = {"ok": True, **fn()}
+        except BaseException as e:
+            out = {"ok": False, "message": str(e) or type(e).__name__}
+        os.write(w, json.dumps(out).encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    deadline = time.monotonic() + HELPER_TIMEOUT
+    while True:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([r], [], [], max(0.0, left))
+        if not ready:
+            # A setup stage that never answers: kill the helper; its own
+            # child then sees EOF on their sync socket and exits too.
+            os.kill(pid, signal.SIGKILL)
+            chunks = [json.dumps({"ok": False, "message": "the runtime did not finish "
+                                  f"within {HELPER_TIMEOUT:.0f}s"}).encode()]
+            break
+        try:
+            chunk = os.read(r, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+    try:
+        return json.loads(b"".join(chunks))  # type: ignore[no-any-return]
+    except ValueError:
+        return {"ok": False, "message": "the runtime helper died"}
+
+
+def _winsize(fd: int, h: int, w: int) -> None:
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+    except OSError:
+        pass
+
+
+def main(spec: dict[str, Any], ctl_fd: int) -> None:
+    """The supervisor process's body (called in a fresh fork of the zygote)."""
+    from dockyard.linux import syscalls as sc
+
+    os.setsid()
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sc.set_process_name("dy-supervisor")
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    os.chdir(spec["run_dir"])
+    # Nothing of the daemon's stdio: a test's pipe or a terminal would be
+    # held open for the container's whole life.
+    null = os.open(os.devnull, os.O_RDWR)
+    log = os.open("supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    Supervisor(spec, ctl_fd).run()

@@ -1,0 +1,126 @@
+"""The zygote: a fork server for supervisors, forked before the daemon has threads.
+
+Forking a supervisor straight from the daemon would copy a threaded
+asyncio process (unsafe: locks held by other threads stay held in the
+child) and all of aiohttp's pages. Exec'ing a fresh interpreter per
+container would cost an interpreter start and ~10 MiB each. Instead the
+daemon forks this process first thing, while still single-threaded; it
+imports the supervisor and the runtime's create/start/exec path once,
+freezes the GC (so collections do not dirty the shared pages) and waits.
+For each container the daemon sends one request (a JSON spec plus, by
+SCM_RIGHTS, its end of a socketpair); the zygote forks, the child becomes
+the supervisor, and the zygote answers with its pid. Supervisors share the
+zygote's pages copy-on-write, so each costs only what it writes.
+
+The zygote dies with the daemon (EOF on its socket); supervisors do not:
+they are in their own sessions and keep their containers running.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+
+class Zygote:
+    """The daemon's handle on the fork server."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            parent.close()
+            try:
+                _serve(child)
+            finally:
+                os._exit(0)
+        child.close()
+        self.pid = pid
+        self._sock = parent
+        self._lock = threading.Lock()
+
+    def spawn(self, spec: dict[str, Any], ctl_fd: int) -> int:
+        """Fork a supervisor for ``spec`` holding ``ctl_fd``; its pid."""
+        with self._lock:
+            # A fork takes milliseconds; a zygote that does not answer is
+            # broken, and a stuck start must not hang its client forever.
+            self._sock.settimeout(30)
+            try:
+                socket.send_fds(self._sock, [json.dumps(spec).encode()], [ctl_fd])
+                reply = self._sock.recv(64)
+            except TimeoutError:
+                raise OSError("the supervisor fork server did not answer") from None
+        if not reply:
+            raise OSError("the supervisor fork server is gone")
+        return int(reply)
+
+    def close(self) -> None:
+        self._sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
+    from dockyard.linux import syscalls as sc
+
+    # Ctrl-C on the daemon's terminal must not reach the zygote; and its
+    # children (supervisors) are reaped by the kernel, not by us.
+    # Nothing of the daemon's but our socket: not its lock on the root, not
+    # its log files; supervisors inherit whatever we hold.
+    keep = sock.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    sc.set_process_name("dy-zygote")
+    _preload()
+    gc.collect()
+    gc.freeze()
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 1)
+        except InterruptedError:
+            continue
+        if not msg:
+            return
+        spec = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            code = 0
+            try:
+                from .supervisor import main
+
+                main(spec, fds[0])
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        sock.send(str(pid).encode())
+
+
+def _preload() -> None:
+    """Import everything a supervisor runs, so forks share it."""
+    import msgspec  # noqa: F401
+
+    import dockyard.oci.runtime
+    import dockyard.runtime.api
+    import dockyard.runtime.console
+    import dockyard.runtime.create
+    import dockyard.runtime.delete
+    import dockyard.runtime.exec
+    import dockyard.runtime.start  # noqa: F401
+
+    from . import supervisor  # noqa: F401

@@ -1,0 +1,75 @@
+"""Containers on the network service: the default bridge, -p, user networks.
+
+A private daemon with its own bridge name, subnet and nftables table, so
+it can run beside other daemons on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from daemon_helpers import Daemon, new_daemon
+
+pytestmark = pytest.mark.needs_root
+
+
+@pytest.fixture
+def net_daemon(unique: str) -> Iterator[Daemon]:
+    subnet = f"10.{random.randint(100, 199)}.{random.randint(0, 255)}.0/24"
+    d = new_daemon(["--bridge", f"dyb{unique[3:11]}", "--bip", subnet])
+    try:
+        yield d
+    finally:
+        for name in d.docker("ps", "-aq").stdout.split():
+            d.docker("rm", "-f", name.decode())
+        for net in d.docker("network", "ls", "-q", "--filter", "type=custom").stdout.split():
+            d.docker("network", "rm", net.decode())
+        d.cleanup()
+        import subprocess
+
+        subprocess.run(["ip", "link", "del", f"dyb{unique[3:11]}"], capture_output=True)
+        for family in ("inet", "bridge"):  # this daemon's own nftables table
+            subprocess.run(["nft", "delete", "table", family, f"dy_dyb{unique[3:11]}"],
+                           capture_output=True)
+
+
+def test_bridge_publish_and_user_network(net_daemon: Daemon, unique: str) -> None:
+    d = net_daemon
+    r = d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0", check=True)
+    assert b" inet 10." in r.stdout
+    d.docker("run", "-d", "--name", unique, "-p", "127.0.0.1::8080", "busybox", "sh", "-c",
+             "mkdir /www; echo served > /www/index.html; httpd -f -p 8080 -h /www",
+             check=True)
+    doc = json.loads(d.docker("inspect", unique, check=True).stdout)[0]
+    binding = doc["NetworkSettings"]["Ports"]["8080/tcp"][0]
+    port = int(binding["HostPort"])
+    assert binding["HostIp"] == "127.0.0.1" and port > 0
+    assert doc["NetworkSettings"]["Networks"]["bridge"]["IPAddress"].startswith("10.")
+    assert f"127.0.0.1:{port}->8080/tcp".encode() in d.docker("port", unique, check=True).stdout \
+        or f"127.0.0.1:{port}".encode() in d.docker("port", unique, check=True).stdout
+    body = b""
+    for _ in range(50):
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    assert body == b"served\n"
+    d.docker("rm", "-f", unique, check=True)
+    # a user-defined network, and a container on it
+    net = f"{unique}-net"
+    d.docker("network", "create", net, check=True)
+    assert net.encode() in d.docker("network", "ls", check=True).stdout
+    r = d.docker("run", "--rm", "--network", net, "busybox", "ip", "-o", "-4", "addr", "show",
+                 "eth0", check=True)
+    assert b"inet " in r.stdout
+    r = d.docker("run", "--rm", "--network", "no-such-net-" + unique, "busybox", "true")
+    assert r.returncode == 125 and b"not found" in r.stderr
+    d.docker("network", "rm", net, check=True)
+    r = d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link", check=True)
+    assert r.stdout.count(b"\n") == 1  # lo only
