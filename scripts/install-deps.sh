@@ -13,7 +13,9 @@ apt_packages=(
   iptables nftables iproute2 kmod procps psmisc util-linux
   etcd-server etcd-client   # the cluster store's etcd backend
   skopeo              # a registry client nobody here wrote
+  docker-registry     # a registry server nobody here wrote (its package tries to start a service; harmless without init)
   tmux                # interactive -it tests under a real terminal
+  curl                # make up pings the daemon
 )
 
 missing=()
