@@ -358,3 +358,35 @@ def test_any_sequence_of_interruptions_yields_the_same_blob(
         s.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_write_range_copies_out_of_a_file(store: LocalStore, tmp_path: Path) -> None:
+    # ``docker load -i``: a blob copied by offset out of an archive, after some bytes
+    # written the ordinary way; the digest covers what landed in the ingest.
+    src = tmp_path / "archive"
+    src.write_bytes(b"H" * 1000 + DATA + b"T" * 7)
+    want = digest_of(b"pre" + DATA)
+    with open(src, "rb") as f, store.writer("range-1", want, len(DATA) + 3, durable=False) as w:
+        w.write(b"pre")
+        assert w.write_range(f.fileno(), 1000, len(DATA)) == len(DATA)
+        info = w.commit()
+    store.sync()
+    assert info.digest == want and store.read(want) == b"pre" + DATA
+    assert store.list_statuses() == []
+
+
+def test_write_range_refuses_bad_ranges_and_leaves_nothing(store: LocalStore, tmp_path: Path) -> None:
+    src = tmp_path / "archive"
+    src.write_bytes(DATA)
+    with open(src, "rb") as f:
+        with store.writer("range-2", size=10) as w, pytest.raises(SizeMismatchError):
+            w.write_range(f.fileno(), 0, 11)  # more than the expected size
+        with store.writer("range-3") as w, pytest.raises(OSError, match="ended inside the range"):
+            w.write_range(f.fileno(), len(DATA) - 5, 10)  # past the end of the file
+        wrong = digest_of(b"something else")
+        with store.writer("range-4", wrong) as w:
+            w.write_range(f.fileno(), 0, len(DATA))
+            with pytest.raises(DigestMismatchError):
+                w.commit()
+    assert store.list_statuses() == [] and list(store.list()) == []
+    assert os.listdir(os.path.join(store.root, "ingest")) == []

@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import subprocess
 import tarfile
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -80,6 +83,37 @@ def test_save_load_roundtrip(busybox: ImageService, fresh: ImageService, tmp_pat
     assert fresh.get(img.id).dangling
 
 
+def test_load_from_an_open_file_mid_way(busybox: ImageService, fresh: ImageService,
+                                        tmp_path: Path) -> None:
+    # ``docker load < FILE``: stdin is a regular file, read by offset from where it stands.
+    img = busybox.get("busybox")
+    archive = _save(busybox, ["busybox:latest"], tmp_path / "bb.tar").read_bytes()
+    path = tmp_path / "prefixed"
+    path.write_bytes(b"#" * 777 + archive)
+    with open(path, "rb") as f:
+        f.seek(777)
+        assert fresh.load(f) == ["Loaded image: busybox:latest"]
+    assert fresh.unpack("busybox") == img.top_chain_id
+
+
+def test_load_from_a_fifo_path(busybox: ImageService, fresh: ImageService, tmp_path: Path) -> None:
+    # ``-i /dev/stdin`` or a named pipe: not a regular file, so streamed, not read by offset.
+    archive = _save(busybox, ["busybox:latest"], tmp_path / "bb.tar").read_bytes()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(archive)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        assert fresh.load(str(fifo)) == ["Loaded image: busybox:latest"]
+    finally:
+        writer.join()
+
+
 def test_skopeo_copies_both_ways(busybox: ImageService, fresh: ImageService, tmp_path: Path) -> None:
     img = busybox.get("busybox")
     ours = _save(busybox, ["busybox"], tmp_path / "bb.tar")
@@ -118,11 +152,16 @@ def test_export_image(busybox: ImageService) -> None:
 
 
 def _bad(svc: ImageService, data: bytes, error: type[ImageError], match: str) -> None:
-    with pytest.raises(error, match=match):
-        svc.load(io.BytesIO(data))
-    assert svc.list() == []
-    svc.gc()
-    assert list(svc.content.list()) == [] and svc.content.list_statuses() == []
+    # Twice: streamed (stdin, a pipe), and from a file (``-i``: read by offset).
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bad.tar"
+        path.write_bytes(data)
+        for source in (io.BytesIO(data), str(path)):
+            with pytest.raises(error, match=match):
+                svc.load(source)
+            assert svc.list() == []
+            svc.gc()
+            assert list(svc.content.list()) == [] and svc.content.list_statuses() == []
 
 
 def test_manifest_digest_mismatch(images: ImageService) -> None:
@@ -205,6 +244,19 @@ def test_truncated_corrupt_and_empty(images: ImageService) -> None:
     _bad(images, b"this is not a tar archive at all" * 40, InvalidArchiveError, "not a valid tar")
     _bad(images, gzip.compress(good)[:200], InvalidArchiveError, "corrupt|truncated")
     _bad(images, tar_of({"README": b"hi"}), InvalidArchiveError, "neither manifest.json nor index.json")
+
+
+def test_big_blob_truncated_or_tampered(images: ImageService) -> None:
+    # Past the in-memory size: copied out of a file by offset, or streamed.
+    blobs, desc = image_blobs({"big": os.urandom(400_000)})
+    good = oci_layout(blobs, [desc])
+    with tarfile.open(fileobj=io.BytesIO(good)) as t:
+        layer = max(t.getmembers(), key=lambda m: m.size)
+    _bad(images, good[: layer.offset_data + layer.size // 2], InvalidArchiveError,
+         "truncated|not a valid tar|unexpected end")
+    at = layer.offset_data + layer.size // 2
+    flipped = good[:at] + bytes([good[at] ^ 1]) + good[at + 1:]
+    _bad(images, flipped, InvalidArchiveError, "digest mismatch")
 
 
 def test_missing_blob_and_diff_id_mismatch(images: ImageService) -> None:

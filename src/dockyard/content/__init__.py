@@ -19,7 +19,12 @@ digest or size removes the ingest: nothing is left. An interrupted write
 (dropped writer, ``kill -9``) leaves only its ingest: opening a writer with
 the same ``ref`` resumes at ``status(ref).offset``, and ``gc()`` removes
 ingests older than a cutoff. ``write_blob`` wraps all that for callers who
-have the whole content or a stream.
+have the whole content or a stream. ``LocalStore`` adds two things for
+bulk writers (``docker load``): ``writer(..., durable=False)`` for one-shot
+ingests (no fsync of their metadata; the links into ``blobs/`` made durable
+by one ``sync()`` before anything refers to them, instead of one directory
+fsync per blob) and ``LocalWriter.write_range`` (a blob copied out of a file
+by the kernel and hashed through a mapping).
 
 Garbage collection follows containerd's model (docs/garbage-collection.md):
 

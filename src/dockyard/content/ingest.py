@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import io
 import json
+import mmap
 import os
 import shutil
 import time
@@ -117,8 +118,11 @@ class LocalWriter:
         expected: Digest | None,
         total: int | None,
         lease: str | None,
+        *,
+        durable: bool = True,
     ) -> None:
         self._store = store
+        self._durable = durable
         self._ref = ref
         self._lease = lease
         self._dir = os.path.join(store.root, "ingest", ingest_dirname(ref))
@@ -168,7 +172,10 @@ class LocalWriter:
             started = time.time()
             write_bytes(os.path.join(self._dir, "ref"), self._ref.encode(), sync=False)
             doc = {"ref": self._ref, "expected": expected, "total": total, "started_at": started}
-            write_bytes(meta_path, json.dumps(doc).encode())
+            # A durable ingest's meta survives a power cut so the write can
+            # resume after it; a one-shot writer's (see ``LocalStore.writer``)
+            # only needs to survive a kill, for cleanup to find its ref.
+            write_bytes(meta_path, json.dumps(doc).encode(), sync=self._durable)
             return expected, total, started
         old_expected = Digest(meta["expected"]) if meta.get("expected") else None
         old_total = meta.get("total")
@@ -226,6 +233,35 @@ class LocalWriter:
             self._flush()
         return n
 
+    def write_range(self, fd: int, offset: int, size: int) -> int:
+        """Append ``size`` bytes of the file ``fd`` from ``offset`` (``docker
+        load -i FILE`` copying a blob out of the archive): copied by the
+        kernel (``copy_file_range``), then hashed through a read-only mapping
+        of what landed in the ingest, so the digest covers exactly the
+        stored bytes and nothing passes through Python. Same checks as
+        ``write``; a failure removes the ingest."""
+        self._check_open()
+        if size < 0 or offset < 0:
+            raise InvalidArgumentError(f"invalid range offset={offset} size={size}")
+        if self._total is not None and self._digester.size + size > self._total:
+            self._fail(SizeMismatchError(self._ref, self._total, self._digester.size + size))
+        if size == 0:
+            return 0
+        self._flush()
+        out = self._file.fileno()
+        pos = self._digester.size  # the data file's length: everything is flushed
+        try:
+            _copy_range(fd, offset, out, size)
+            start = pos - pos % mmap.ALLOCATIONGRANULARITY
+            with mmap.mmap(out, size + pos - start, prot=mmap.PROT_READ, offset=start) as mm:
+                mm.madvise(mmap.MADV_SEQUENTIAL)
+                with memoryview(mm) as view, view[pos - start:] as part:
+                    self._digester.update(part)
+        except BaseException:
+            self._discard()
+            raise
+        return size
+
     def digest(self) -> Digest:
         return self._digester.digest()
 
@@ -261,10 +297,13 @@ class LocalWriter:
             got = _hash_file(self._file.fileno(), want.algorithm)
         if want is not None and got != want:
             self._fail(DigestMismatchError(self._ref, want, got))
+        # Always: a blob linked into blobs/ must never lose its bytes to a
+        # power cut (the link could survive them).
         os.fsync(self._file.fileno())
         try:
             info = self._store.publish(
-                os.path.join(self._dir, "data"), got, self.offset, labels, self._lease, self._ref
+                os.path.join(self._dir, "data"), got, self.offset, labels, self._lease, self._ref,
+                sync_dir=self._durable,
             )
         except AlreadyExistsError:
             self._discard()
@@ -320,6 +359,37 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         pos = 0
         while pos < len(view):
             pos += os.write(fd, view[pos:])
+
+
+def _copy_range(src: int, offset: int, dst: int, size: int) -> None:
+    """Append ``size`` bytes of ``src`` at ``offset`` to ``dst`` (opened
+    O_APPEND, which copy_file_range refuses: it gets a second descriptor)."""
+    out = os.open(f"/proc/self/fd/{dst}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        pos = os.fstat(out).st_size
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(src, out, size - done, offset + done, pos + done)
+                if n == 0:
+                    raise OSError(errno.EIO, "source file ended inside the range")
+                done += n
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            while done < size:  # no in-kernel copy here: read and write
+                chunk = os.pread(src, min(_READ_CHUNK, size - done), offset + done)
+                if not chunk:
+                    raise OSError(errno.EIO, "source file ended inside the range") from None
+                pos_chunk = pos + done
+                view = memoryview(chunk)
+                while view:
+                    n = os.pwrite(out, view, pos_chunk)
+                    view = view[n:]
+                    pos_chunk += n
+                done += len(chunk)
+    finally:
+        os.close(out)
 
 
 def _hash_file(fd: int, algorithm: str) -> Digest:

@@ -16,7 +16,11 @@ layout directory as ``skopeo copy … oci:DIR`` writes it):
 The archive is read once, in stream order: every regular file goes straight
 into the content store under a lease (files at ``blobs/<alg>/<hex>`` are
 verified against their name while they stream), small JSON documents are
-also kept in memory. Only then are ``index.json``/``manifest.json`` read,
+also kept in memory. An uncompressed archive in a regular file (``-i FILE``)
+is not streamed: tarfile reads its headers and each blob is copied out by
+offset (``copy_file_range``), never passing through Python. The blobs are
+written one-shot (``durable=False``): each is fsynced, and the store's
+directory once, by ``register_many``, before the images are recorded. Only then are ``index.json``/``manifest.json`` read,
 every image checked (manifest digests and sizes, media types, config,
 layers and their diff IDs), and all images registered. A bad archive
 raises ``InvalidArchiveError``/``InvalidImageError`` naming the entry and
@@ -32,6 +36,7 @@ import hashlib
 import json
 import os
 import posixpath
+import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +60,7 @@ from dockyard.snapshot import errors as snapshot_errors
 from .errors import InvalidArchiveError, InvalidImageError, InvalidReferenceError
 from .model import Image
 from .reference import parse
-from .streams import Bounded, Peekable
+from .streams import Bounded, FileRange, Peekable
 
 if TYPE_CHECKING:
     from .service import ImageService
@@ -81,9 +86,9 @@ def load(svc: ImageService, source: BinaryIO | str) -> list[str]:
                 archive = _read(svc, _dir_entries(source), lease)
             elif isinstance(source, str):
                 with open(source, "rb") as f:
-                    archive = _read(svc, _tar_entries(f, svc.limits.max_bytes), lease)
+                    archive = _read(svc, _entries(f, svc.limits.max_bytes), lease)
             else:
-                archive = _read(svc, _tar_entries(source, svc.limits.max_bytes), lease)
+                archive = _read(svc, _entries(source, svc.limits.max_bytes), lease)
         except tarfile.TarError as e:
             raise InvalidArchiveError(f"load: not a valid tar archive: {e}") from None
         except snapshot_errors.LayerError as e:
@@ -115,6 +120,7 @@ class _Entry:
     size: int = 0
     linkname: str = ""
     fileobj: IO[bytes] | None = None
+    range: FileRange | None = None  # instead of fileobj: where the bytes are in a plain file
 
 
 def _clean(name: str, what: str = "entry", *, link: bool = False) -> str:
@@ -137,25 +143,71 @@ def _tar_entries(stream: BinaryIO, limit: int) -> Iterator[_Entry]:
     try:
         with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
             for m in tar:
-                if m.isdir():
-                    yield _Entry(m.name, "dir")
-                elif m.isreg():
-                    yield _Entry(m.name, "file", m.size, fileobj=tar.extractfile(m))
-                elif m.issym():
-                    yield _Entry(m.name, "symlink", linkname=m.linkname)
-                elif m.islnk():
-                    yield _Entry(m.name, "hardlink", linkname=m.linkname)
-                else:
-                    raise InvalidArchiveError(
-                        f"archive entry {m.name!r} refused: only files, directories and links "
-                        f"belong in an image archive"
-                    )
+                yield _member_entry(tar, m)
     except tarfile.TarError as e:
         raise InvalidArchiveError(f"load: not a valid tar archive: {e}") from None
     except snapshot_errors.LayerError as e:
         raise InvalidArchiveError(f"load: {e}") from None
     except EOFError as e:
         raise InvalidArchiveError(f"load: truncated archive: {e}") from None
+
+
+def _entries(f: BinaryIO, limit: int) -> Iterator[_Entry]:
+    """A regular file is read by offset (``-i FILE``, or stdin redirected from
+    one); anything else (a pipe, a FIFO named by ``-i``) as a stream."""
+    return _file_entries(f, limit) if _is_regular_file(f) else _tar_entries(f, limit)
+
+
+def _is_regular_file(f: BinaryIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _file_entries(f: BinaryIO, limit: int) -> Iterator[_Entry]:
+    """The entries of an archive in a regular file. An uncompressed one is
+    read by offset: tarfile reads only the headers (seeking past the data)
+    and each blob is copied out of the file by the kernel; a compressed
+    one is streamed like a pipe."""
+    fd = f.fileno()
+    start = f.tell()
+    end = os.fstat(fd).st_size
+    if compression.detect(os.pread(fd, 6, start)) != "none":
+        yield from _tar_entries(f, limit)
+        return
+    try:
+        with tarfile.open(fileobj=f, mode="r:") as tar:
+            for m in tar:
+                if m.isreg() and m.sparse is None:
+                    if m.offset_data + m.size > end:
+                        raise InvalidArchiveError(
+                            f"load: truncated archive: entry {m.name!r} ends past the end of "
+                            f"the file"
+                        )
+                    yield _Entry(m.name, "file", m.size,
+                                 range=FileRange(fd, m.offset_data, m.size))
+                else:
+                    yield _member_entry(tar, m)
+    except tarfile.TarError as e:
+        raise InvalidArchiveError(f"load: not a valid tar archive: {e}") from None
+    except EOFError as e:
+        raise InvalidArchiveError(f"load: truncated archive: {e}") from None
+
+
+def _member_entry(tar: tarfile.TarFile, m: tarfile.TarInfo) -> _Entry:
+    if m.isdir():
+        return _Entry(m.name, "dir")
+    if m.isreg():
+        return _Entry(m.name, "file", m.size, fileobj=tar.extractfile(m))
+    if m.issym():
+        return _Entry(m.name, "symlink", linkname=m.linkname)
+    if m.islnk():
+        return _Entry(m.name, "hardlink", linkname=m.linkname)
+    raise InvalidArchiveError(
+        f"archive entry {m.name!r} refused: only files, directories and links "
+        f"belong in an image archive"
+    )
 
 
 def _dir_entries(root: str) -> Iterator[_Entry]:
@@ -188,28 +240,38 @@ def _read(svc: ImageService, entries: Iterator[_Entry], lease: str) -> _Archive:
         if e.kind == "hardlink":
             archive.links[name] = _clean(e.linkname, f"hardlink {e.name!r} ->")
             continue
-        assert e.fileobj is not None
+        assert e.fileobj is not None or e.range is not None
         base = posixpath.basename(name)
         if name in _METADATA or base in ("json", "VERSION"):
             if e.size > _KEEP:
                 raise InvalidArchiveError(f"archive entry {name!r} is too large ({e.size} bytes)")
-            archive.small[name] = e.fileobj.read()
+            archive.small[name] = _read_all(e)
             continue
         expected = _blob_digest(name)
+        source: bytes | IO[bytes] | FileRange
         if e.size <= _KEEP:
-            data = e.fileobj.read()
+            data = _read_all(e)
             if len(data) != e.size:
                 raise InvalidArchiveError(f"archive entry {name!r} is truncated")
             archive.small[name] = data
-            source: bytes | IO[bytes] = data
+            source = data
         else:
-            source = e.fileobj
+            source = e.range if e.range is not None else e.fileobj  # type: ignore[assignment]
         try:
-            written, size = svc.write_blob(source, lease=lease, expected=expected, size=e.size)
+            # Not durable one by one: register_many syncs the store once.
+            written, size = svc.write_blob(source, lease=lease, expected=expected, size=e.size,
+                                           durable=False)
         except InvalidImageError as err:
             raise InvalidArchiveError(f"archive entry {name!r}: {err}") from None
         archive.blobs[name] = (str(written), size)
     return archive
+
+
+def _read_all(e: _Entry) -> bytes:
+    if e.range is not None:
+        return os.pread(e.range.fd, e.range.size, e.range.offset)
+    assert e.fileobj is not None
+    return e.fileobj.read()
 
 
 def _blob_digest(name: str) -> str | None:
@@ -338,7 +400,7 @@ def _manifest_for(
         config = load_image_config(cfg_bytes)
     except InvalidSpecError as e:
         raise InvalidImageError(f"archive: {cfg_path}: {e}") from None
-    cfg_digest, _ = svc.write_blob(cfg_bytes, lease=lease)
+    cfg_digest, _ = svc.write_blob(cfg_bytes, lease=lease, durable=False)
     layer_paths = entry.get("Layers") or []
     if not isinstance(layer_paths, list) or not all(isinstance(p, str) for p in layer_paths):
         raise InvalidArchiveError(f"archive: manifest.json: [{i}].Layers: expected paths")
@@ -352,7 +414,7 @@ def _manifest_for(
     for path, diff_id in zip(layer_paths, diff_ids, strict=True):
         p = _resolve(archive, path, "layer")
         if p not in archive.blobs:
-            written, size = svc.write_blob(archive.small[p], lease=lease)
+            written, size = svc.write_blob(archive.small[p], lease=lease, durable=False)
             digest = str(written)
         else:
             digest, size = archive.blobs[p]
@@ -365,7 +427,7 @@ def _manifest_for(
         layers=layers,
     )
     data = dump(manifest)
-    digest, size = svc.write_blob(data, lease=lease)
+    digest, size = svc.write_blob(data, lease=lease, durable=False)
     return Descriptor(media_type=mt.OCI_MANIFEST, digest=digest, size=size)
 
 

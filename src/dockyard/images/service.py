@@ -27,7 +27,6 @@ import builtins
 import itertools
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, BinaryIO
 
@@ -49,7 +48,7 @@ from dockyard.oci.image import (
     parse_platform,
     select_platform,
 )
-from dockyard.snapshot import Kind, Limits, Snapshotter, apply_layer_to_mounts
+from dockyard.snapshot import Kind, Limits, Snapshotter
 from dockyard.snapshot import errors as snapshot_errors
 
 from . import graph
@@ -68,6 +67,7 @@ from .filters import match_filters, ref_matches
 from .model import Image
 from .reference import Reference, is_image_id_prefix, parse
 from .store import ImageRecord, MetadataStore, Target
+from .streams import FileRange
 
 LABEL_PID = "dockyard.images/pid"  # on leases: the process that holds them
 LABEL_LAYER = "dockyard.images/layer"  # on committed layer snapshots: the diff id
@@ -114,7 +114,7 @@ class ImageService:
         )
         self.users: Users = users or (lambda _id: [])
         self.limits = limits or Limits()
-        self._prefix = f"{INGEST_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-"
+        self._prefix = f"{INGEST_PREFIX}{os.getpid()}-{_token()}-"
         self._counter = itertools.count(1)  # next() is atomic under the GIL: thread-safe
         self.cleanup()
 
@@ -372,6 +372,11 @@ class ImageService:
             # A root for every GC, also one run by someone who does not pass
             # our targets; ``gc`` takes the label off once no image is left.
             self.content.update_labels(target.digest, {content_pkg.LABEL_GC_ROOT: ROOT_OWNER})
+        sync = getattr(self.content, "sync", None)
+        if sync is not None:
+            # Links of blobs written with durable=False (by this load, or by
+            # another process whose blob we found there) before the record.
+            sync()
         with self.metadata.transaction() as db:
             for target, refs, _, _, manifest, _ in checked:
                 image_id = manifest.config.digest
@@ -424,7 +429,7 @@ class ImageService:
     def new_lease(self) -> str:
         """A lease for work in progress, marked with our pid so a crash's is found."""
         lease = self.content.create_lease(
-            f"{self._prefix}lease-{uuid.uuid4().hex[:8]}", labels={LABEL_PID: str(os.getpid())}
+            f"{self._prefix}lease-{_token()}", labels={LABEL_PID: str(os.getpid())}
         )
         return lease.id
 
@@ -433,28 +438,41 @@ class ImageService:
         return f"{self._prefix}{next(self._counter)}"
 
     def write_blob(
-        self, source: bytes | IO[bytes], *, lease: str, expected: str | None = None,
-        size: int | None = None, labels: Mapping[str, str] | None = None,
+        self, source: bytes | IO[bytes] | FileRange, *, lease: str, expected: str | None = None,
+        size: int | None = None, labels: Mapping[str, str] | None = None, durable: bool = True,
     ) -> tuple[Digest, int]:
-        """Write bytes or a stream to the content store; returns (digest, size).
+        """Write bytes, a stream or a ``FileRange`` to the content store;
+        returns (digest, size).
 
         ``expected``/``size`` are verified when given. A blob that is already
         there is not written again (the stream is still read to its end so
-        the caller's position is where it expects).
+        the caller's position is where it expects). ``durable=False`` (a
+        load's many blobs) leaves making the blobs' links durable to
+        ``register_many``, which syncs the content store once before it
+        records an image.
         """
+        if isinstance(source, FileRange):
+            if size is not None and size != source.size:
+                raise InvalidImageError(f"blob: {source.size} bytes, expected {size}")
+            size = source.size
         ref = self.ingest_ref()
         if expected is not None and self.content.exists(expected):
-            n = _drain(source)
+            n = source.size if isinstance(source, FileRange) else _drain(source)
             if size is not None and n != size and not isinstance(source, bytes):
                 raise InvalidImageError(f"blob {expected}: {n} bytes, expected {size}")
             self.content.add_to_lease(lease, expected)
             if labels:
                 self.content.update_labels(expected, labels)
             return Digest(expected), self.content.info(expected).size
-        writer = self.content.writer(ref, expected, size, lease=lease)
+        if not durable and isinstance(self.content, content_pkg.LocalStore):
+            writer: Any = self.content.writer(ref, expected, size, lease=lease, durable=False)
+        else:
+            writer = self.content.writer(ref, expected, size, lease=lease)
         try:
             if isinstance(source, (bytes, bytearray)):
                 writer.write(source)
+            elif isinstance(source, FileRange):
+                _write_range(writer, source)
             else:
                 while chunk := source.read(1 << 20):
                     writer.write(chunk)
@@ -495,12 +513,15 @@ class ImageService:
                     continue
             except snapshot_errors.NotFoundError:
                 pass
-            key = f"{EXTRACT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]} {chain}"
+            key = f"{EXTRACT_PREFIX}{os.getpid()}-{_token()} {chain}"
             mounts = self.snapshotter.prepare(key, parent)
+            from dockyard.snapshot.apply import apply_layer_to_mounts
+
             try:
                 with self.content.open(layer.digest) as f:
+                    # The store verified the blob's digest when it was written.
                     result = apply_layer_to_mounts(f, mounts, media_type=layer.media_type,
-                                                   limits=self.limits)
+                                                   limits=self.limits, digest=layer.digest)
                 if result.diff_id != diff_id:
                     raise InvalidImageError(
                         f"layer {layer.digest}: its content has diff ID {result.diff_id}, "
@@ -652,6 +673,20 @@ class ImageService:
         export_mounts(mounts, out)
 
 
+def _write_range(writer: Any, r: FileRange) -> None:
+    write_range = getattr(writer, "write_range", None)
+    if write_range is not None:
+        write_range(r.fd, r.offset, r.size)
+        return
+    done = 0
+    while done < r.size:
+        chunk = os.pread(r.fd, min(1 << 20, r.size - done), r.offset + done)
+        if not chunk:
+            raise InvalidImageError(f"blob: the file ends {r.size - done} bytes early")
+        writer.write(chunk)
+        done += len(chunk)
+
+
 def _drain(source: bytes | IO[bytes]) -> int:
     if isinstance(source, (bytes, bytearray)):
         return len(source)
@@ -659,6 +694,11 @@ def _drain(source: bytes | IO[bytes]) -> int:
     while chunk := source.read(1 << 20):
         n += len(chunk)
     return n
+
+
+def _token() -> str:
+    # 8 hex digits, as uuid4().hex[:8] gave; uuid itself imports platform (~10 ms).
+    return os.urandom(4).hex()
 
 
 def _pid_of(name: str, prefix: str) -> int | None:

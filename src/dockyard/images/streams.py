@@ -8,7 +8,19 @@ work done so far in an ingest, for the cleanup to collect).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """``size`` bytes of the open regular file ``fd`` at ``offset``: a blob
+    inside a seekable archive, which ``ImageService.write_blob`` copies
+    without reading it through Python."""
+
+    fd: int
+    offset: int
+    size: int
 
 
 class Available:

@@ -184,14 +184,25 @@ BUILTINS = {
 DEFAULT = "overlay"
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds against decompression bombs for one layer: total uncompressed
+    tar bytes and number of entries. Defaults fit any real image (the
+    largest public layers are a few GiB) and stop a bomb long before a disk
+    fills. (Here rather than in ``apply`` so callers can hold one without
+    importing the layer machinery.)"""
+
+    max_bytes: int = 64 << 30
+    max_entries: int = 5_000_000
+
+
 # The layer API lives in its own modules; re-exported here so callers write
-# ``from dockyard.snapshot import apply_layer``.
-from dockyard.snapshot.apply import (  # noqa: E402
-    ApplyResult,
-    Limits,
-    apply_layer,
-    apply_layer_to_mounts,
-)
+# ``from dockyard.snapshot import apply_layer``. (Eagerly: ``diff`` is both a
+# submodule and a function, and importing the submodule rebinds the
+# package's name, so a lazy re-export would sometimes hand out the module.
+# The costly part, the gzip/zstd codecs, is imported by ``compression`` only
+# when a stream needs it.)
+from dockyard.snapshot.apply import ApplyResult, apply_layer, apply_layer_to_mounts  # noqa: E402
 from dockyard.snapshot.diff import DiffResult, diff, diff_snapshot  # noqa: E402
 
 __all__ = [

@@ -1,10 +1,13 @@
 """Layer apply: unpack one layer tar into a directory, safely.
 
-The stream is read once, front to back (tarfile's stream mode: a layer may
-come straight off the network or out of ``docker load``). Two hashes are
-taken on the way: the digest of the bytes as read (the blob digest when the
-layer is compressed) and the sha256 of the uncompressed tar (the *diff ID*
-an image config lists).
+The stream is read once, front to back (a layer may come straight off the
+network or out of ``docker load``): tarfile parses the headers in its
+seekable mode over ``_TarStream``, a forward-only file over 1 MiB chunks
+that file contents are written from directly. Two hashes are taken on the
+way: the digest of the bytes as read (the blob digest when the layer is
+compressed; skipped when it is known: a plain tar's is its diff ID, and a
+stored blob's was verified when written) and the sha256 of the
+uncompressed tar (the *diff ID* an image config lists).
 
 Safety (LIBRARIES.md trap 6: tarfile's own ``extract`` applies no xattrs
 and its ``data`` filter refuses device nodes and absolute symlinks, both
@@ -49,6 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
+from dockyard.snapshot import Limits
 from dockyard.snapshot.compression import (
     Compression,
     Decompressed,
@@ -72,19 +76,7 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 XATTR_PAX_PREFIX = "SCHILY.xattr."
 
 _BUF = 1 << 20
-_TAR_BUFSIZE = 1 << 15  # tarfile's stream mode copies the rest of its buffer on every read: keep it small
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds against decompression bombs for one layer: total uncompressed
-    tar bytes and number of entries. Defaults fit any real image (the
-    largest public layers are a few GiB) and stop a bomb long before a disk
-    fills."""
-
-    max_bytes: int = 64 << 30
-    max_entries: int = 5_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +106,13 @@ def compression_of(media_type: str | None) -> Compression | None:
 
 
 class _TarStream:
-    """The uncompressed tar as tarfile reads it: hashed, counted, bounded,
-    keeping a short tail so the end-of-archive block can be checked."""
+    """The uncompressed tar as tarfile reads it, in its seekable mode: a
+    forward-only file over 1 MiB chunks of the decompressed stream. Each
+    chunk is hashed (the diff ID), counted and bounded once, when it is
+    pulled; reads are slices of it, and file contents go from it straight
+    to their files (``copy_to``). Seeks go forward (skipped bytes are still
+    pulled, so hashed) or back into the previous chunk (tarfile looks at
+    the byte before each header to detect a truncated member)."""
 
     def __init__(self, inner: Readable, limits: Limits) -> None:
         import hashlib
@@ -123,37 +120,92 @@ class _TarStream:
         self._inner = inner
         self._max = limits.max_bytes
         self.sha256 = hashlib.sha256()
-        self.size = 0
-        self._tail = bytearray()
-        self._tail_start = 0  # stream offset of _tail[0]
-        self._keep = 4 * _TAR_BUFSIZE
+        self.size = 0  # bytes pulled so far
+        self._buf = b""  # the current chunk, at stream offset _start
+        self._start = 0
+        self._prev = b""  # the chunk before it, at _prev_start
+        self._prev_start = 0
+        self._pos = 0
+
+    def _pull(self) -> bool:
+        data = self._inner.read(_BUF)
+        if not data:
+            return False
+        self.size += len(data)
+        if self.size > self._max:
+            raise LayerTooLargeError(
+                f"layer is larger than the limit of {self._max} uncompressed bytes "
+                f"(a decompression bomb?); raise Limits.max_bytes to accept it"
+            )
+        self.sha256.update(data)
+        self._prev, self._prev_start = self._buf, self._start
+        self._start += len(self._buf)
+        self._buf = data
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 1:
+            pos += self._pos
+        elif whence != 0:
+            raise OSError(errno.ESPIPE, "a layer stream cannot seek from its end")
+        if pos < self._prev_start:
+            raise OSError(errno.ESPIPE, f"a layer stream cannot seek back to {pos}")
+        self._pos = pos
+        return pos
+
+    def _piece(self, n: int) -> bytes | memoryview | None:
+        """Up to ``n`` bytes at the position, from one chunk (None at the end)."""
+        while self._pos >= self._start + len(self._buf):
+            if not self._pull():
+                return None
+        if self._pos < self._start:
+            i = self._pos - self._prev_start
+            return memoryview(self._prev)[i : min(i + n, len(self._prev))]
+        i = self._pos - self._start
+        if i == 0 and n >= len(self._buf):
+            return self._buf
+        return memoryview(self._buf)[i : i + n]
 
     def read(self, n: int = -1) -> bytes:
-        data = self._inner.read(n)
-        if data:
-            self.size += len(data)
-            if self.size > self._max:
-                raise LayerTooLargeError(
-                    f"layer is larger than the limit of {self._max} uncompressed bytes "
-                    f"(a decompression bomb?); raise Limits.max_bytes to accept it"
-                )
-            self.sha256.update(data)
-            self._tail += data
-            if len(self._tail) > 2 * self._keep:
-                cut = len(self._tail) - self._keep
-                del self._tail[:cut]
-                self._tail_start += cut
-        return data
+        if n < 0:
+            n = 1 << 62
+        parts = []
+        while n > 0:
+            piece = self._piece(n)
+            if piece is None:
+                break
+            parts.append(piece)
+            self._pos += len(piece)
+            n -= len(piece)
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        return b"".join(parts)
+
+    def copy_to(self, fd: int, n: int) -> int:
+        """Write the next ``n`` bytes to ``fd``; returns how many there were."""
+        done = 0
+        while done < n:
+            piece = self._piece(n - done)
+            if piece is None:
+                break
+            _write_all(fd, piece)
+            self._pos += len(piece)
+            done += len(piece)
+        return done
 
     def block_at(self, offset: int) -> bytes | None:
-        """The 512 bytes at ``offset`` if still held (None if long gone)."""
-        if offset < self._tail_start:
+        """The 512 bytes at ``offset`` (fewer at the end of the stream; None
+        if long gone)."""
+        if offset < self._prev_start:
             return None
-        i = offset - self._tail_start
-        return bytes(self._tail[i : i + tarfile.BLOCKSIZE])
+        self.seek(offset)
+        return self.read(tarfile.BLOCKSIZE)
 
     def drain(self) -> None:
-        while self.read(_BUF):
+        while self._pull():
             pass
 
 
@@ -165,6 +217,7 @@ def apply_layer(
     whiteouts: Literal["delete", "overlay"] = "delete",
     lowers: Sequence[str] = (),
     limits: Limits = Limits(),
+    digest: str | None = None,
 ) -> ApplyResult:
     """Unpack the layer read from ``stream`` into the directory ``dest``.
 
@@ -172,6 +225,9 @@ def apply_layer(
     detect the compression from the first bytes. ``whiteouts``: "delete"
     for a plain directory holding the layers below (native), "overlay" for
     an overlay upper dir whose lower dirs (top first) are ``lowers``.
+    ``digest``: the stream's digest when the caller knows it already (a
+    blob the content store verified); it is not computed again, and is
+    what the result reports.
 
     Raises UnsafeEntryError (naming the entry) for an entry that would
     escape ``dest`` or write through a link, CorruptLayerError for a
@@ -185,6 +241,10 @@ def apply_layer(
     compression = compression_of(media_type)
     if compression is None:
         compression = detect(source.peek(6))
+    if compression == "none" or digest is not None:
+        # One hash is enough: a plain tar's digest is its diff ID, and a
+        # caller passing ``digest`` has verified it (the content store does).
+        source.hashing = False
     tar = _TarStream(Decompressed(source, compression), limits)
     ex = _Extractor(dest, whiteouts, list(lowers), limits)
     try:
@@ -194,10 +254,13 @@ def apply_layer(
     tar.drain()
     while source.read(_BUF):  # the compressed digest covers every byte
         pass
+    diff_id = "sha256:" + tar.sha256.hexdigest()
+    if digest is None:
+        digest = diff_id if compression == "none" else source.digest()
     return ApplyResult(
-        diff_id="sha256:" + tar.sha256.hexdigest(),
+        diff_id=diff_id,
         size=tar.size,
-        digest=source.digest(),
+        digest=digest,
         compressed_size=source.size,
         compression=compression,
         entries=entries,
@@ -210,6 +273,7 @@ def apply_layer_to_mounts(
     *,
     media_type: str | None = None,
     limits: Limits = Limits(),
+    digest: str | None = None,
 ) -> ApplyResult:
     """Apply a layer to an active snapshot given by its mounts, without
     mounting: an overlay mount is written through its upper dir (overlay
@@ -225,10 +289,10 @@ def apply_layer_to_mounts(
         if upper is None:
             raise LayerError("cannot apply a layer onto an overlay mount with no upperdir")
         return apply_layer(stream, upper, media_type=media_type, whiteouts="overlay",
-                           lowers=m.lowerdirs(), limits=limits)
+                           lowers=m.lowerdirs(), limits=limits, digest=digest)
     if m.type == "bind" or "bind" in m.options or "rbind" in m.options:
         return apply_layer(stream, m.source, media_type=media_type, whiteouts="delete",
-                           limits=limits)
+                           limits=limits, digest=digest)
     raise LayerError(f"cannot apply a layer onto a {m.type!r} mount")
 
 
@@ -311,7 +375,7 @@ class _Extractor:
 
     def run(self, tar: _TarStream) -> int:
         try:
-            tf = tarfile.open(fileobj=tar, mode="r|", bufsize=_TAR_BUFSIZE,  # type: ignore[call-overload]
+            tf = tarfile.open(fileobj=tar, mode="r:",  # type: ignore[call-overload]
                               encoding="utf-8", errors="surrogateescape")
         except tarfile.ReadError as e:
             if tar.size == 0:
@@ -342,7 +406,7 @@ class _Extractor:
                     # ENOSPC, EPERM on a read-only dir, ENAMETOOLONG…: say which entry.
                     raise LayerError(f"layer entry {member.name!r}: {e}") from e
                 if count % 1024 == 0:
-                    tf.members.clear()  # stream mode keeps every TarInfo otherwise
+                    tf.members.clear()  # tarfile keeps every TarInfo otherwise
             end = tf.offset
         finally:
             self._set_dir_times()
@@ -370,9 +434,22 @@ class _Extractor:
         rel = "/".join(parts)
         pfd = self._dir(parts[:-1], create=True)
         assert pfd is not None
-        existing = self._lstat(base, pfd)
-        if existing is not None and not (m.isdir() and stat.S_ISDIR(existing.st_mode)):
-            self._remove(pfd, base, existing, rel)
+        # Create first and look only when the name is taken (EEXIST): an
+        # unpack into a fresh snapshot rarely meets anything, and the lstat
+        # per entry is a syscall of every small file's cost.
+        try:
+            self._create(tf, m, pfd, base, rel, None)
+        except FileExistsError:
+            existing = self._lstat(base, pfd)
+            if existing is not None and not (m.isdir() and stat.S_ISDIR(existing.st_mode)):
+                self._remove(pfd, base, existing, rel)
+            self._create(tf, m, pfd, base, rel, existing)
+        self.written.add(rel)
+
+    def _create(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str, rel: str,
+                existing: os.stat_result | None) -> None:
+        """Make the entry; ``existing``: what was there (and, unless a
+        directory kept for a directory entry, has been removed)."""
         if m.isreg():
             self._file(tf, m, pfd, base)
         elif m.isdir():
@@ -402,7 +479,6 @@ class _Extractor:
             self._set_meta_path(pfd, base, m)
         else:
             raise LayerError(f"layer entry {m.name!r}: unsupported tar entry type {m.type!r}")
-        self.written.add(rel)
 
     # --- entries ----------------------------------------------------------------
 
@@ -410,26 +486,33 @@ class _Extractor:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=pfd)
         try:
-            if m.size:
-                src = tf.extractfile(m)
-                assert src is not None
-                left = m.size
-                try:
-                    while left > 0:
-                        chunk = src.read(min(_BUF, left))
-                        if not chunk:
-                            raise CorruptLayerError(
-                                f"layer tar is truncated inside entry {m.name!r}"
-                            )
-                        _write_all(fd, chunk)
-                        left -= len(chunk)
-                except tarfile.ReadError as e:
-                    raise CorruptLayerError(
-                        f"layer tar is truncated inside entry {m.name!r}: {e}"
-                    ) from None
+            if m.size and m.sparse is None:
+                stream: _TarStream = tf.fileobj  # type: ignore[assignment]
+                stream.seek(m.offset_data)
+                if stream.copy_to(fd, m.size) != m.size:
+                    raise CorruptLayerError(f"layer tar is truncated inside entry {m.name!r}")
+            elif m.size:
+                self._sparse(tf, m, fd)
             self._set_meta_fd(fd, m, "")
         finally:
             os.close(fd)
+
+    def _sparse(self, tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> None:
+        """A GNU sparse file: tarfile maps its holes."""
+        src = tf.extractfile(m)
+        assert src is not None
+        left = m.size
+        try:
+            while left > 0:
+                chunk = src.read(min(_BUF, left))
+                if not chunk:
+                    raise CorruptLayerError(f"layer tar is truncated inside entry {m.name!r}")
+                _write_all(fd, chunk)
+                left -= len(chunk)
+        except tarfile.ReadError as e:
+            raise CorruptLayerError(
+                f"layer tar is truncated inside entry {m.name!r}: {e}"
+            ) from None
 
     def _hardlink(self, m: tarfile.TarInfo, pfd: int, base: str) -> None:
         target = _clean(m.linkname, m.name, "hardlink target")
@@ -693,7 +776,7 @@ def _drop_other_xattrs(fd: int, keep: set[str]) -> None:
             os.removexattr(fd, name)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)

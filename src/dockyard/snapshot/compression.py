@@ -15,15 +15,18 @@ accepts them for ``import``) but never written.
 
 from __future__ import annotations
 
-import bz2
 import hashlib
-import lzma
-from typing import BinaryIO, Literal, Protocol
-
-import zstandard
-from isal import igzip
+from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
 
 from dockyard.snapshot.errors import CorruptLayerError, UnsupportedLayerError
+
+if TYPE_CHECKING:
+    import zstandard
+    from isal import igzip
+
+# The codecs (zstandard imports ``platform``, isal and lzma load shared
+# libraries: ~30 ms together) are imported when a stream needs them, not
+# by every command that only detects or hashes.
 
 Compression = Literal["none", "gzip", "zstd", "bzip2", "xz"]
 WRITABLE = ("none", "gzip", "zstd")
@@ -65,6 +68,10 @@ class HashingSource:
         self._pending = b""
         self.sha256 = hashlib.sha256()
         self.size = 0
+        # Off when the digest is known already (an uncompressed layer's is its
+        # diff ID; a stored blob's was verified when written): ``digest()``
+        # means nothing then.
+        self.hashing = True
 
     def peek(self, n: int) -> bytes:
         while len(self._pending) < n:
@@ -86,7 +93,8 @@ class HashingSource:
             self._pending = self._pending[len(data):]
         else:
             data = self._raw_read(n)
-        self.sha256.update(data)
+        if self.hashing:
+            self.sha256.update(data)
         self.size += len(data)
         return data
 
@@ -106,6 +114,8 @@ class _ZstdReader:
     _SLICE = 2048
 
     def __init__(self, src: Readable) -> None:
+        import zstandard
+
         self._src = src
         self._dctx = zstandard.ZstdDecompressor()
         self._obj = self._dctx.decompressobj()
@@ -146,16 +156,27 @@ class Decompressed:
     def __init__(self, src: HashingSource, compression: Compression) -> None:
         self.compression = compression
         self._inner: Readable
+        self._errors: tuple[type[BaseException], ...] = (EOFError, OSError, ValueError)
         if compression == "none":
             self._inner = src
         elif compression == "gzip":
+            from isal import igzip
+
             self._inner = igzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[no-untyped-call]
         elif compression == "zstd":
+            import zstandard
+
             self._inner = _ZstdReader(src)
+            self._errors += (zstandard.ZstdError,)
         elif compression == "bzip2":
+            import bz2
+
             self._inner = bz2.BZ2File(src, "rb")  # type: ignore[call-overload]
         elif compression == "xz":
+            import lzma
+
             self._inner = lzma.LZMAFile(src, "rb")  # type: ignore[arg-type]
+            self._errors += (lzma.LZMAError,)
         else:
             raise UnsupportedLayerError(f"unsupported layer compression {compression!r}")
 
@@ -166,10 +187,12 @@ class Decompressed:
             raise e.original from None
         except CorruptLayerError:
             raise
-        except (EOFError, OSError, ValueError, zstandard.ZstdError, lzma.LZMAError) as e:
-            raise CorruptLayerError(f"{self.compression} stream is corrupt or truncated: {e}") from e
-        except Exception as e:  # isal's IsalError derives from Exception only
-            if type(e).__name__ == "IsalError":
+        except Exception as e:
+            if isinstance(e, self._errors):
+                raise CorruptLayerError(
+                    f"{self.compression} stream is corrupt or truncated: {e}"
+                ) from e
+            if type(e).__name__ == "IsalError":  # derives from Exception only
                 raise CorruptLayerError(f"gzip stream is corrupt: {e}") from e
             raise
 
@@ -205,11 +228,15 @@ class Compressor:
         self._gz: igzip.GzipFile | None = None
         self._zstd: zstandard.ZstdCompressionWriter | None = None
         if compression == "gzip":
+            from isal import igzip
+
             self._gz = igzip.GzipFile(  # type: ignore[no-untyped-call]
                 filename="", fileobj=sink, mode="wb",
                 compresslevel=2 if level is None else level, mtime=0,
             )
         elif compression == "zstd":
+            import zstandard
+
             cctx = zstandard.ZstdCompressor(level=3 if level is None else level)
             self._zstd = cctx.stream_writer(sink, closefd=False)  # type: ignore[arg-type]
         elif compression != "none":
@@ -229,6 +256,8 @@ class Compressor:
             # Writes the gzip trailer; the sink (an external fileobj) stays open.
             self._gz.close()
         elif self._zstd is not None:
+            import zstandard
+
             self._zstd.flush(zstandard.FLUSH_FRAME)
             self._zstd.close()  # type: ignore[no-untyped-call]
         self._sink.flush()

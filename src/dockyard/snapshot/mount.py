@@ -22,25 +22,35 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dockyard.linux import syscalls
+# dockyard.linux.syscalls loads libc through ctypes.util.find_library, which
+# runs ``ldconfig -p`` (tens of ms): imported by the functions that mount,
+# not by every command that only needs the ``Mount`` type.
 
 PAGE_SIZE = 4096  # mount(2) data is copied into one page, NUL included
 
-# Options that are mount flags, not filesystem data (mount(8)'s table).
-_FLAGS = {
-    "ro": (syscalls.MS_RDONLY, True),
-    "rw": (syscalls.MS_RDONLY, False),
-    "nosuid": (syscalls.MS_NOSUID, True),
-    "suid": (syscalls.MS_NOSUID, False),
-    "nodev": (syscalls.MS_NODEV, True),
-    "dev": (syscalls.MS_NODEV, False),
-    "noexec": (syscalls.MS_NOEXEC, True),
-    "exec": (syscalls.MS_NOEXEC, False),
-    "noatime": (syscalls.MS_NOATIME, True),
-    "relatime": (syscalls.MS_RELATIME, True),
-    "bind": (syscalls.MS_BIND, True),
-    "rbind": (syscalls.MS_BIND | syscalls.MS_REC, True),
-}
+_FLAGS_CACHE: dict[str, tuple[int, bool]] = {}
+
+
+def _flags() -> dict[str, tuple[int, bool]]:
+    """Options that are mount flags, not filesystem data (mount(8)'s table)."""
+    if not _FLAGS_CACHE:
+        from dockyard.linux import syscalls
+
+        _FLAGS_CACHE.update({
+            "ro": (syscalls.MS_RDONLY, True),
+            "rw": (syscalls.MS_RDONLY, False),
+            "nosuid": (syscalls.MS_NOSUID, True),
+            "suid": (syscalls.MS_NOSUID, False),
+            "nodev": (syscalls.MS_NODEV, True),
+            "dev": (syscalls.MS_NODEV, False),
+            "noexec": (syscalls.MS_NOEXEC, True),
+            "exec": (syscalls.MS_NOEXEC, False),
+            "noatime": (syscalls.MS_NOATIME, True),
+            "relatime": (syscalls.MS_RELATIME, True),
+            "bind": (syscalls.MS_BIND, True),
+            "rbind": (syscalls.MS_BIND | syscalls.MS_REC, True),
+        })
+    return _FLAGS_CACHE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class Mount:
 
     def mount(self, target: str) -> None:
         """Mount on ``target`` (an existing directory). Raises OSError."""
+        from dockyard.linux import syscalls
+
         flags, data = _parse_options(self.options)
         if self.type == "bind":
             flags |= syscalls.MS_BIND
@@ -104,8 +116,8 @@ def _parse_options(options: Sequence[str]) -> tuple[int, list[str]]:
     flags = 0
     data: list[str] = []
     for opt in options:
-        if opt in _FLAGS:
-            bit, on = _FLAGS[opt]
+        if opt in _flags():
+            bit, on = _flags()[opt]
             flags = flags | bit if on else flags & ~bit
         else:
             data.append(opt)
@@ -132,7 +144,9 @@ def _mount_overlay_compact(source: str, target: str, flags: int, data: list[str]
             f"({len(lowers)} layers); the kernel takes at most {PAGE_SIZE - 1}",
         )
     cmd = ["mount", "-t", "overlay", "-o", joined]
-    for name, (bit, on) in _FLAGS.items():
+    from dockyard.linux import syscalls
+
+    for name, (bit, on) in _flags().items():
         if on and bit in (syscalls.MS_RDONLY, syscalls.MS_NOSUID, syscalls.MS_NODEV,
                           syscalls.MS_NOEXEC) and flags & bit:
             cmd[-1] += "," + name
@@ -183,6 +197,8 @@ def mount_all(mounts: Sequence[Mount], target: str) -> None:
 def unmount(target: str) -> None:
     """Unmount the top mount on ``target``; a busy mount is detached lazily
     (it goes away when its last user does)."""
+    from dockyard.linux import syscalls
+
     try:
         syscalls.umount2(target, syscalls.UMOUNT_NOFOLLOW)
     except OSError as e:

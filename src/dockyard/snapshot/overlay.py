@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 
+from dockyard.linux.atomic import write_bytes
 from dockyard.snapshot import Kind, Mount
 from dockyard.snapshot.errors import SnapshotError
 from dockyard.snapshot.mount import unmount_all
@@ -54,15 +55,35 @@ def _index_option() -> list[str]:
 
 
 _CHECKED: set[str] = set()
+_MARKER = "overlay-check"  # under the root: "<kernel release> <st_dev of the root>"
+
+
+def _probe_key(root: str) -> str:
+    # What decides whether overlay works here: the kernel and the filesystem
+    # under the root (a different device means a different filesystem).
+    return f"{os.uname().release} {os.stat(root).st_dev}"
 
 
 def check_overlay_support(root: str) -> None:
-    """Mount a two-layer overlay under ``root`` once (per process and root),
-    like containerd's init check: overlay on overlay, or on a filesystem
-    without d_type or xattrs, fails here with a clear message instead of at
-    the first container."""
+    """Mount a two-layer overlay under ``root`` once, like containerd's init
+    check: overlay on overlay, or on a filesystem without d_type or xattrs,
+    fails here with a clear message instead of at the first container.
+
+    Once per process and root; a success is also remembered in a marker
+    file under ``root`` keyed by the kernel release and the root's device,
+    so later processes skip the mount (a new kernel or a root moved to
+    another filesystem probes again)."""
     if root in _CHECKED:
         return
+    marker = os.path.join(root, _MARKER)
+    key = _probe_key(root)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            if f.read() == key:
+                _CHECKED.add(root)
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
     probe = tempfile.mkdtemp(prefix="check-", dir=root)
     try:
         for d in ("l1", "l2", "u", "w", "m"):
@@ -81,6 +102,8 @@ def check_overlay_support(root: str) -> None:
         unmount_all(os.path.join(probe, "m"))
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+    # Not synced: a marker lost in a power cut only means one more probe.
+    write_bytes(marker, key.encode(), sync=False)
     _CHECKED.add(root)
 
 
