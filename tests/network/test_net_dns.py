@@ -14,7 +14,7 @@ import pytest
 from net_helpers import cid, sh
 
 from dockyard.network import IPAM, IPAMConfig, parse_publish
-from dockyard.network.errors import PortAllocated
+from dockyard.network.errors import InvalidParameter, PortAllocated
 
 pytestmark = pytest.mark.needs_root
 
@@ -145,3 +145,47 @@ def test_publishing_port_53_does_not_capture_the_embedded_dns(svc, netns, free_s
         "nft", "list", "table", "inet", unique).stdout
     rc, out = nslookup(b, "resolver", gw)
     assert rc == 0 and addresses_in(out) == [ea.IPv4Address.split("/")[0]], out
+
+
+def test_network_qualified_names_short_ids_and_links(svc, netns, free_subnet):
+    svc.create_network("mynet", ipam_=IPAM(Config=[IPAMConfig(Subnet=free_subnet())]))
+    svc.create_network("other", ipam_=IPAM(Config=[IPAMConfig(Subnet=free_subnet())]))
+    web, client, third = netns(), netns(), netns()
+    ew = svc.connect("mynet", cid(), web.path, name="web", aliases=["www"])
+    svc.connect("mynet", cid(), client.path, name="client", links=["web:db", "/web:/client/store"])
+    svc.connect("mynet", cid(), third.path, name="third")
+    gw = svc.dns_address("mynet")
+    ip_web = ew.IPv4Address.split("/")[0]
+    # Docker answers <name>.<network> and <alias>.<network> on that network, and the short id.
+    for name in ("web.mynet", "WWW.mynet", ew.ContainerID[:12], f"{ew.ContainerID[:12]}.mynet"):
+        rc, out = nslookup(third, name, gw)
+        assert rc == 0 and addresses_in(out) == [ip_web], (name, out)
+    # Qualified with another network's name it is not ours: forwarded (no upstream: SERVFAIL).
+    r = dns.query.udp(dns.message.make_query("web.other", "A"), gw, timeout=3)
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.answer
+    # --link aliases answer for the linking container only.
+    for alias in ("db", "store", "db.mynet"):
+        rc, out = nslookup(client, alias, gw)
+        assert rc == 0 and addresses_in(out) == [ip_web], (alias, out)
+    rc, out = nslookup(third, "db", gw)
+    assert rc != 0 and "NXDOMAIN" in out
+    with pytest.raises(InvalidParameter, match="invalid --link"):
+        svc.connect("mynet", cid(), netns().path, links=["../etc:x"])
+    assert len(svc.get("mynet").endpoints) == 3
+
+
+def test_legacy_links_are_hosts_lines(svc, netns, free_subnet):
+    svc.ensure_predefined(bridge_subnet=free_subnet())
+    svc.create_network("apart", ipam_=IPAM(Config=[IPAMConfig(Subnet=free_subnet())]))
+    db, app, lone = cid(), cid(), cid()
+    edb = svc.connect("bridge", db, netns().path, name="mydb")
+    svc.connect("bridge", app, netns().path, name="app")
+    svc.connect("apart", lone, netns().path, name="lone")
+    hosts = svc.sandbox_files(app, hostname="app", links=[(db, "database"), (db, "mydb")])[
+        "/etc/hosts"]
+    ip = edb.IPv4Address.split("/")[0]
+    # Docker's line: alias, the target's hostname (its short id by default), its name.
+    assert f"{ip}\tdatabase {db[:12]} mydb\n" in hosts
+    assert f"{ip}\tmydb {db[:12]}\n" in hosts
+    with pytest.raises(InvalidParameter, match="shares no network"):
+        svc.sandbox_files(app, hostname="app", links=[(lone, "x")])

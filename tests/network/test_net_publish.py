@@ -126,3 +126,49 @@ def test_from_outside_and_masquerade(svc, netns, free_subnet, short_tmp: Path, u
     finally:
         srv.kill()
         srv.wait()
+
+
+def v6_wildcard_works() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_published_ports_hold_the_ipv6_wildcard_too(svc, netns, free_subnet):
+    if not v6_wildcard_works():
+        pytest.skip("the host has no IPv6")
+    svc.create_network("v6res", ipam_=IPAM(Config=[IPAMConfig(Subnet=free_subnet())]))
+    c = cid()
+    svc.connect("v6res", c, netns().path)
+    got = svc.publish("v6res", c, parse_publish(f"{free_port()}:80") + parse_publish("81")
+                      + parse_publish("82/udp"))
+    for m in got:
+        kind = socket.SOCK_DGRAM if m.proto == "udp" else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET6, kind) as s:  # a v6-only listener cannot steal it
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            with pytest.raises(OSError, match="in use"):
+                s.bind(("::", m.host_port))
+    svc.unpublish("v6res", c)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:  # released with the v4 one
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind(("::", got[0].host_port))
+    # A port someone holds on [::] only is refused up front, naming it, and nothing is kept.
+    before = sh("nft", "list", "table", "inet", svc.table).stdout
+    ok = free_port()
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as taken:
+        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        taken.bind(("::", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortAllocated, match=rf"\[::\]:{port} failed: port is already "):
+            svc.publish("v6res", c, parse_publish(f"{ok}:80") + parse_publish(f"{port}:81"))
+    assert svc.get("v6res").endpoints[c].Ports == []
+    assert sh("nft", "list", "table", "inet", svc.table).stdout == before
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", ok))  # the first port's reservations were released
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind(("::", ok))

@@ -52,3 +52,20 @@ def test_list_filters(svc, netns, free_subnet):
     assert names(dangling=["true"]) == ["front-a"]
     with pytest.raises(InvalidParameter, match="invalid filter 'colour'"):
         names(colour=["red"])
+
+
+def test_container_mode_shares_the_sandbox(svc, netns, free_subnet):
+    """--network container:X: the joiner runs in X's netns with X's files, no endpoint."""
+    svc.create_network("shared", ipam_=IPAM(Config=[IPAMConfig(Subnet=free_subnet())]))
+    x, peer = netns(), netns()
+    x_id, joiner = cid(), cid()
+    svc.connect("shared", x_id, x.path, name="x")
+    ep = svc.connect("shared", cid(), peer.path, name="peer")
+    files = svc.sandbox_files(x_id, hostname="x")
+    # The joiner is just another process in x's namespace (the engine's setns).
+    gw = svc.dns_address("shared")
+    assert f"nameserver {gw}\n" in files["/etc/resolv.conf"]
+    p = x.run("timeout", "5", "/bin/busybox", "nslookup", "peer", gw, timeout=10)
+    assert ep.IPv4Address.split("/")[0] in p.stdout.split("Name:", 1)[-1]
+    assert svc.endpoints_of(joiner) == []
+    assert list(svc.get("shared").endpoints) == [x_id, ep.ContainerID]

@@ -4,13 +4,18 @@ Owns IPAM (``ipam.py``: Docker's default pools, ``--subnet/--ip-range/
 --gateway/--aux-address``, fixed addresses), the drivers (``drivers/``:
 ``bridge``, ``host``, ``none``, ``macvlan``, ``ipvlan``, listed in
 ``drivers.BUILTINS``; the contract leaves room for ``overlay``), netlink
-steps (``links.py``, pyroute2), the firewall (``firewall.py``: our own
-nftables tables, swapped whole in one transaction), port publishing
-(``ports.py`` parses ``-p``; ``portmap.py`` holds host ports; DNAT does the
-forwarding, no userland proxy), the embedded DNS (``dns.py``: one server per
-user-defined network on its gateway address, aardvark-dns style) and the
-per-sandbox ``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname``
-(``files.py``). Records persist in ``<root>/network/networks.json``
+steps (``links.py``, pyroute2), the firewall (``firewall.py``: the rule
+set and the backend contract, chosen in ``firewall.select``;
+``firewall_nft.py``: our own nftables tables swapped whole in one
+transaction, the default; ``firewall_iptables.py``: our own ``DOCKYARD-*``
+chains via ``iptables-restore --noflush`` where nftables is unavailable),
+port publishing (``ports.py`` parses ``-p``; ``portmap.py`` holds host
+ports on ``0.0.0.0`` and ``[::]``; DNAT does the forwarding, no userland
+proxy), the embedded DNS (``dns.py``: one server per user-defined network
+on its gateway address, aardvark-dns style; answers names, aliases,
+hostnames, short ids, ``<name>.<network>`` and per-container ``--link``
+aliases) and the per-sandbox ``/etc/hosts``, ``/etc/resolv.conf``,
+``/etc/hostname`` (``files.py``; legacy ``--link`` lines too). Records persist in ``<root>/network/networks.json``
 (``store.py``, atomic).
 
 Entry point: ``NetworkService(root, run_root)`` (``service.py``), then
@@ -30,6 +35,20 @@ Entry point: ``NetworkService(root, run_root)`` (``service.py``), then
 
 The sandbox's netns must outlive ``connect`` (a bind-mounted netns file or
 a live pid); ``host``/``none`` record the endpoint only.
+
+Legacy links: on user-defined networks pass ``connect(..., links=["db:alias"])``
+(the alias resolves for that container only); on the default bridge pass
+``sandbox_files(..., links=[(db_container_id, "alias")])`` for Docker's
+``/etc/hosts`` line. Environment variables (``DB_PORT_...``) are the engine's.
+
+``--network container:X`` is engine-side: the engine starts the joiner in
+X's netns (``setns``) and calls nothing here: the joiner has no endpoint
+(``endpoints_of(joiner) == []``), publishes nothing, and bind-mounts X's
+``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname`` (the text of
+``sandbox_files(X, ...)``), as Docker does. Its connectivity is X's: when X
+connects, disconnects or stops, the joiner sees that. Connecting or
+publishing for the joiner is refused by Docker ("conflicting options") and
+must be by the engine; here it would act on X's namespace.
 
 Imports ``linux`` (atomic writes) only; must never import ``engine``,
 ``api``, ``client``, ``cli`` or anything above it.

@@ -7,8 +7,11 @@ sandbox; a container's ``/etc/resolv.conf`` names its network's gateway.
 The listening address tells which network a query is for, and the
 client's address which endpoint asks (for its ``--dns`` upstreams).
 
-Answers: a container's name, its aliases and its hostname (case-insensitive,
-with or without a trailing dot) → its address on *that* network (A/AAAA).
+Answers: a container's name, its aliases, its hostname and its short id
+(case-insensitive, with or without a trailing dot, bare or qualified with
+the network's name as in ``web.mynet``) → its address on *that* network
+(A/AAAA); a ``--link target:alias`` alias answers for the linking
+container only.
 An unqualified name that is not ours gets NXDOMAIN right here (no public
 resolver could answer it; the client applies its search domains itself);
 anything else goes to the endpoint's ``--dns`` servers, else the host's

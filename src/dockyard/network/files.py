@@ -42,12 +42,16 @@ def parse_add_host(spec: str, host_gateway: str = "") -> tuple[str, str]:
 
 
 def render_hosts(hostname: str, addresses: Sequence[str], extra_hosts: Sequence[str] = (),
-                 host_gateway: str = "", domainname: str = "") -> str:
-    """``/etc/hosts``: localhost lines, ``--add-host`` lines, then the container's own names."""
+                 host_gateway: str = "", domainname: str = "",
+                 links: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """``/etc/hosts``: localhost lines, ``--add-host`` lines, legacy ``--link`` lines
+    (``(ip, [alias, hostname, name])``), then the container's own names."""
     lines = [HOSTS_HEADER]
     for spec in extra_hosts:
         name, ip = parse_add_host(spec, host_gateway)
         lines.append(f"{ip}\t{name}\n")
+    for ip, names in links:
+        lines.append(f"{ip}\t{' '.join(names)}\n")
     names = f"{hostname}.{domainname} {hostname}" if domainname else hostname
     for a in addresses:
         lines.append(f"{a.split('/')[0]}\t{names}\n")

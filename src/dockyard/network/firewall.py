@@ -1,29 +1,34 @@
-"""nftables rules in dockyard's own tables, rebuilt whole and swapped atomically.
+"""The firewall contract: what rules the networks need, and who puts them in the kernel.
 
 Rules are a pure function of the network records (level-triggered, like a
-controller): :func:`render` turns the records into the full text of our two
-tables, :func:`apply` hands it to ``nft -f -`` as ONE transaction that
-deletes and re-adds only our tables. Either the new rule set is live or the
-old one still is; nobody else's tables are read, flushed or touched. A
-``restore()`` after a crash is the same call.
+controller): the service turns the records into a :class:`RuleSet` and a
+:class:`Backend` replaces *all of dockyard's* rules with it in one go; a
+``restore()`` after a crash is the same call. A backend never reads,
+flushes or changes anything it did not create.
 
-Tables (``<name>`` is per service: ``dockyard`` for the daemon, a per-test
-prefix in tests, so parallel services never collide):
+Two backends, chosen in one place (:func:`select`):
 
-``table inet <name>``
-  - ``prerouting``/``output`` (nat): ``fib daddr type local`` → ``ports``:
-    one DNAT per published port, so the port answers on every host address,
-    from outside, from the host itself and from containers (hairpin).
-  - ``postrouting`` (nat): masquerade what leaves a non-internal bridge's
-    subnet for the outside; masquerade DNATed traffic that re-enters its own
-    bridge (hairpin: the reply must come back through the host) and DNATed
-    traffic from 127.0.0.0/8 (with ``route_localnet`` on the bridge).
-  - ``forward`` (filter): drop between two of our bridges (isolation);
-    drop in/out of an ``--internal`` bridge.
+``nft`` (``firewall_nft.py``, the default)
+    Our own ``inet``/``bridge`` tables, swapped whole in ONE ``nft -f``
+    transaction.
+``iptables`` (``firewall_iptables.py``)
+    Where nftables is unavailable (no ``nft`` binary, or no nf_tables in the
+    kernel: then the legacy x_tables variant). Our own ``<TABLE>-*`` chains
+    (``DOCKYARD-PORTS``...) in the shared ``nat``/``filter`` tables, one jump
+    each from the built-in chains, rewritten with ``iptables-restore
+    --noflush`` (each table's ``COMMIT`` is atomic).
 
-``table bridge <name>``
-  - ``forward``: with ``com.docker.network.bridge.enable_icc=false`` drop
-    frames bridged between two ports (endpoint veths) of that bridge.
+What both must do (``tests/network/test_net_firewall.py`` runs the same
+traffic tests against each):
+
+- DNAT every published port on every local address (or its ``host_ip``)
+  from outside, from the host itself and from containers (hairpin), but
+  never the embedded DNS's ``<gateway>:53``;
+- masquerade what leaves a non-internal bridge for the outside, DNATed
+  traffic re-entering its own bridge (hairpin) and DNATed traffic from
+  127.0.0.0/8 (``route_localnet`` on the bridge);
+- drop forwarding between two of our bridges (isolation), in/out of an
+  ``--internal`` bridge, and between the endpoints of an ICC-off bridge.
 
 Port publishing uses DNAT rather than a userland proxy: no process sits in
 the data path (throughput equals the kernel's, and a ``kill -9`` of the
@@ -32,11 +37,15 @@ daemon does not break published ports).
 
 from __future__ import annotations
 
-import ipaddress
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from .errors import NetworkError
+from .errors import InvalidParameter, NetworkError
+
+BACKENDS = ("nft", "iptables")
 
 
 @dataclass
@@ -64,109 +73,52 @@ class RuleSet:
     dnats: list[DNAT] = field(default_factory=list)
     dns: list[str] = field(default_factory=list)  # our DNS listen addresses
 
-
-def _q(name: str) -> str:
-    return '"' + name + '"'
-
-
-def _fam(addr: str) -> str:
-    return "ip6" if ipaddress.ip_address(addr).version == 6 else "ip"
+    def empty(self) -> bool:
+        return not self.bridges and not self.dnats
 
 
-def render(table: str, rs: RuleSet) -> str:
-    inet: list[str] = []
-    ports = []
-    for d in rs.dnats:
-        fam = _fam(d.addr)
-        match = f"meta nfproto {'ipv6' if fam == 'ip6' else 'ipv4'} "
-        if d.host_ip:
-            if _fam(d.host_ip) != fam:
-                continue
-            match += f"{fam} daddr {d.host_ip} "
-        to = f"[{d.addr}]:{d.port}" if fam == "ip6" else f"{d.addr}:{d.port}"
-        ports.append(f"    {match}{d.proto} dport {d.host_port} dnat {fam} to {to}")
-    post = []
-    fwd = []
-    names = [b.bridge for b in rs.bridges]
-    for b in rs.bridges:
-        br = _q(b.bridge)
-        for s in b.subnets:
-            fam = _fam(s.split("/")[0])
-            if b.masquerade and not b.internal:
-                post.append(f"    {fam} saddr {s} oifname != {br} masquerade")
-            post.append(f"    oifname {br} {fam} saddr {s} ct status dnat masquerade")
-        post.append(f"    oifname {br} ip saddr 127.0.0.0/8 masquerade")
-        others = [_q(n) for n in names if n != b.bridge]
-        if others:
-            fwd.append(f"    iifname {br} oifname {{ {', '.join(others)} }} drop")
-        if b.internal:
-            fwd.append(f"    iifname {br} oifname != {br} drop")
-            fwd.append(f"    oifname {br} iifname != {br} drop")
-    inet.append(f"table inet {table} {{")
-    inet.append("  chain ports {")
-    inet.extend(ports)
-    inet.append("  }")
-    inet.append("  chain prerouting {")
-    inet.append("    type nat hook prerouting priority dstnat; policy accept;")
-    # A container publishing host port 53 must not capture its neighbours'
-    # queries to the embedded DNS on their gateway.
-    for a in rs.dns:
-        fam = _fam(a)
-        inet.append(f"    {fam} daddr {a} meta l4proto {{ tcp, udp }} th dport 53 return")
-    inet.append("    fib daddr type local jump ports")
-    inet.append("  }")
-    inet.append("  chain output {")
-    inet.append("    type nat hook output priority -100; policy accept;")
-    inet.append("    fib daddr type local jump ports")
-    inet.append("  }")
-    inet.append("  chain postrouting {")
-    inet.append("    type nat hook postrouting priority srcnat; policy accept;")
-    inet.extend(post)
-    inet.append("  }")
-    inet.append("  chain forward {")
-    inet.append("    type filter hook forward priority filter; policy accept;")
-    inet.extend(fwd)
-    inet.append("  }")
-    inet.append("}")
-    # meta ibrname needs nft_meta_bridge, often missing; the bridge's own
-    # ports (the endpoints' host veths) say the same thing.
-    brf = []
-    for b in rs.bridges:
-        if not b.icc and b.ports:
-            ps = ", ".join(_q(p) for p in b.ports)
-            brf.append(f"    iifname {{ {ps} }} oifname {{ {ps} }} drop")
-    inet.append(f"table bridge {table} {{")
-    inet.append("  chain forward {")
-    inet.append("    type filter hook forward priority filter; policy accept;")
-    inet.extend(brf)
-    inet.append("  }")
-    inet.append("}")
-    return "\n".join(inet) + "\n"
+class Backend(Protocol):
+    name: str  # "nft" or "iptables" (docker info's "Firewall Backend")
+
+    def apply(self, rs: RuleSet) -> None:
+        """Make ``rs`` the only dockyard rules, atomically; an empty set removes them."""
+
+    def remove(self) -> None:
+        """Delete everything this backend created (idempotent)."""
+
+    def describe(self) -> str:
+        """Our rules as the kernel lists them (for tests and ``--debug``)."""
 
 
-def _run(script: str) -> None:
-    p = subprocess.run(["nft", "-f", "-"], input=script, text=True, capture_output=True)
-    if p.returncode != 0:
-        raise NetworkError(f"nftables rejected dockyard's rules: {p.stderr.strip()}")
+def _works(*argv: str) -> bool:
+    if shutil.which(argv[0]) is None:
+        return False
+    p = subprocess.run(list(argv), capture_output=True, text=True)
+    return p.returncode == 0
 
 
-def apply(table: str, rs: RuleSet) -> None:
-    """Replace our tables with ``rs`` in one nft transaction."""
-    if not rs.bridges and not rs.dnats:
-        remove(table)
-        return
-    # "table X" first makes the delete valid when the table does not exist yet;
-    # the whole file is one transaction, so there is no moment without rules.
-    head = (f"table inet {table}\ndelete table inet {table}\n"
-            f"table bridge {table}\ndelete table bridge {table}\n")
-    _run(head + render(table, rs))
+def nft_available() -> bool:
+    """The ``nft`` binary exists and the kernel answers nf_tables requests."""
+    return _works("nft", "list", "tables")
 
 
-def remove(table: str) -> None:
-    _run(f"table inet {table}\ndelete table inet {table}\n"
-         f"table bridge {table}\ndelete table bridge {table}\n")
+def select(table: str, backend: str = "") -> Backend:
+    """THE place a backend is chosen. ``backend`` forces one (``nft``/``iptables``);
+    ``""`` picks nft when it works, else iptables (nft variant when the kernel has
+    nf_tables, else legacy)."""
+    from .firewall_iptables import IptablesBackend
+    from .firewall_nft import NftBackend
 
-
-def list_table(table: str) -> str:
-    p = subprocess.run(["nft", "list", "table", "inet", table], text=True, capture_output=True)
-    return p.stdout if p.returncode == 0 else ""
+    if backend not in ("", *BACKENDS):
+        raise InvalidParameter(f"invalid firewall backend {backend!r}: expected one of "
+                               f"{', '.join(BACKENDS)}")
+    if os.geteuid() != 0 and not backend:
+        # nothing can be probed (nor applied) without root: a read-only service
+        return NftBackend(table) if shutil.which("nft") else IptablesBackend(table)
+    if backend == "nft" or (not backend and nft_available()):
+        return NftBackend(table)
+    variant = "nft" if _works("iptables-nft-save", "-t", "filter") else "legacy"
+    if not _works(f"iptables-{variant}-save", "-t", "filter"):
+        raise NetworkError("no usable firewall: neither nft nor iptables-nft/iptables-legacy "
+                           "works on this host (install nftables or iptables)")
+    return IptablesBackend(table, variant)

@@ -49,6 +49,7 @@ class Endpoint(msgspec.Struct):
     Hostname: str = ""
     DNS: list[str] = msgspec.field(default_factory=list)  # per-container --dns upstreams
     Ports: list[PortMapping] = msgspec.field(default_factory=list)
+    Links: list[str] = msgspec.field(default_factory=list)  # "target:alias" (--link)
 
 
 class Network(msgspec.Struct):

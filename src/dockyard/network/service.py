@@ -10,7 +10,7 @@ Every mutation follows one shape, so a failure leaves nothing behind: take
 the lock, work on a copy of the records, make the kernel objects (undoing
 them if a later step fails), render and apply the firewall, then save the
 records. Firewall rules are re-derived from all records each time
-(``firewall.apply``), never patched rule by rule.
+(``Backend.apply``), never patched rule by rule.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from . import files, firewall, ipam, links
 from .dns import DNSServer, Resolution, host_resolvers
 from .drivers import BUILTINS, Context
 from .drivers import get as get_driver
-from .errors import Conflict, Forbidden, InvalidParameter, NetworkNotFound, NotFound
+from .errors import Conflict, Forbidden, InvalidParameter, NetworkError, NetworkNotFound, NotFound
 from .ipam import DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, AddressPool
 from .model import IPAM, Endpoint, IPAMConfig, Network, PortMapping
 from .portmap import PortReservations
@@ -71,24 +71,38 @@ def _matches(n: Network, filters: dict[str, list[str]]) -> bool:
     return True
 
 
+def _check_link(spec: str) -> str:
+    """``target[:alias]`` (``--link``) → ``target:alias``; a name each side."""
+    target, _, alias = spec.partition(":")
+    target, alias = target.strip("/"), alias.rpartition("/")[2] or target.strip("/")
+    for part in (target, alias):
+        if not NAME_RE.match(part):
+            raise InvalidParameter(f"invalid --link {spec!r}: expected name[:alias] with "
+                                   f"names of [a-zA-Z0-9][a-zA-Z0-9_.-]")
+    return f"{target}:{alias}"
+
+
 class NetworkService:
     """Networks for one daemon. See the module docstring for the life cycle.
 
     ``link_prefix`` starts every host link we create (bridges ``<p>b…``,
-    veths ``<p>v…``); ``table`` names our nftables tables. Tests pass per-test
-    values so services run side by side; the daemon keeps the defaults.
+    veths ``<p>v…``); ``table`` names our nftables tables (iptables: our ``<TABLE>-*``
+    chains). Tests pass per-test values so services run side by side; the daemon keeps
+    the defaults. ``firewall_backend`` forces ``nft`` or ``iptables`` (default: nft where
+    it works, see ``firewall.select``).
     """
 
     def __init__(self, root: str, run_root: str, *, link_prefix: str = "dy-",
                  table: str = "dockyard", default_bridge: str = "dockyard0",
                  default_pools: Iterable[AddressPool] = DEFAULT_POOLS,
                  dns_upstreams: list[str] | None = None, dns: bool = True,
-                 dns_port: int = 53) -> None:
+                 dns_port: int = 53, firewall_backend: str = "") -> None:
         if len(link_prefix) > 11:
             raise InvalidParameter(f"link prefix {link_prefix!r} is too long (max 11 characters)")
         self.root, self.run_root = root, run_root
         self.ctx = Context(link_prefix=link_prefix, default_bridge=default_bridge)
         self.table = table
+        self.firewall = firewall.select(table, firewall_backend)
         self.pools = list(default_pools)
         self.dns_upstreams = dns_upstreams
         self._store = Store(root)
@@ -97,6 +111,7 @@ class NetworkService:
         self._ports = PortReservations()
         self._dns = DNSServer(self._resolve, port=dns_port) if dns else None
         self._dns_index: dict[str, str] = {}  # listen address → network id
+        self.dns_failures: dict[str, str] = {}  # listen address → why it is not served
 
     # -- lookup ---------------------------------------------------------
     def _find(self, nets: dict[str, Network], ref: str) -> Network:
@@ -170,7 +185,7 @@ class NetworkService:
             try:
                 self._apply_firewall(nets)
                 self._nets = nets
-                self._sync_dns()
+                self._sync_dns(require=net.Id)
                 self._store.save(nets)
             except BaseException:
                 del nets[net.Id]
@@ -257,11 +272,15 @@ class NetworkService:
     def connect(self, ref: str, container_id: str, netns_path: str, *, name: str = "",
                 aliases: list[str] | None = None, ipv4_address: str = "",
                 ipv6_address: str = "", mac: str = "", hostname: str = "",
-                dns: list[str] | None = None, default_route: bool | None = None) -> Endpoint:
+                dns: list[str] | None = None, default_route: bool | None = None,
+                links: list[str] | None = None) -> Endpoint:
         """Attach a sandbox (its netns path) to a network: a link named ``eth<N>`` inside,
         addressed from the network's IPAM (or ``ipv4_address``), routes, MTU.
 
-        ``default_route`` defaults to "this is the sandbox's first network".
+        ``default_route`` defaults to "this is the sandbox's first network". ``links``
+        (``--link target[:alias]``, Docker's ``EndpointSettings.Links``) make ``alias``
+        resolve to ``target`` in our DNS for this sandbox only (user-defined networks; on
+        the default bridge links are ``/etc/hosts`` lines, see :meth:`sandbox_files`).
         """
         with self._lock, self._store.locked():
             nets = self._store.load()
@@ -285,7 +304,8 @@ class NetworkService:
                           Name=name or container_id[:12], network_id=net.Id,
                           netns_path=netns_path, ifname=ifname if drv.uses_ipam else "",
                           Aliases=list(aliases or []),
-                          Hostname=hostname, DNS=list(dns or []))
+                          Hostname=hostname, DNS=list(dns or []),
+                          Links=[_check_link(x) for x in links or []])
             if drv.uses_ipam:
                 self._assign_addresses(net, ep, ipv4_address, ipv6_address, mac)
             if default_route is None:
@@ -294,6 +314,7 @@ class NetworkService:
             net.endpoints[container_id] = ep
             try:
                 self._apply_firewall(nets)
+                self._listen_dns(nets, net)
                 self._store.save(nets)
             except BaseException:
                 del net.endpoints[container_id]
@@ -416,7 +437,7 @@ class NetworkService:
         rs = self._rules(nets)
         if self._dns is not None:
             rs.dns = sorted(self._dns_targets(nets))
-        firewall.apply(self.table, rs)
+        self.firewall.apply(rs)
 
     # -- DNS ----------------------------------------------------------------
     def dns_address(self, ref: str) -> str:
@@ -429,12 +450,19 @@ class NetworkService:
     def sandbox_files(self, container_id: str, *, hostname: str, domainname: str = "",
                       extra_hosts: list[str] | None = None, dns: list[str] | None = None,
                       dns_search: list[str] | None = None,
-                      dns_options: list[str] | None = None) -> dict[str, str]:
+                      dns_options: list[str] | None = None,
+                      links: list[tuple[str, str]] | None = None) -> dict[str, str]:
         """The text of ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname`` for a
         container, from its endpoints (call after ``connect``). On a user-defined network
         the nameserver is our DNS (its gateway) and ``--dns`` becomes its upstream; on the
-        default bridge it is ``--dns`` or the host's resolvers, as Docker does."""
+        default bridge it is ``--dns`` or the host's resolvers, as Docker does.
+
+        ``links`` are legacy ``--link``s as ``(target container id, alias)``: each adds
+        ``<target ip>\t<alias> <target hostname> <target name>`` (Docker's line) from a
+        network both share, the default bridge first. A target sharing no network is an
+        InvalidParameter."""
         eps = self.endpoints_of(container_id)
+        link_lines = [self._link_line(eps, target, alias) for target, alias in links or []]
         first = eps[0] if eps else None
         ours = self.dns_address(first.network_id) if first else ""
         gateway = ""
@@ -448,11 +476,26 @@ class NetworkService:
         addrs = [a for e in eps for a in (e.IPv4Address, e.IPv6Address) if a]
         return {
             "/etc/hosts": files.render_hosts(hostname, addrs, list(extra_hosts or []), gateway,
-                                             domainname),
+                                             domainname, link_lines),
             "/etc/resolv.conf": files.render_resolv_conf(servers, list(dns_search or []),
                                                          list(dns_options or [])),
             "/etc/hostname": files.render_hostname(hostname),
         }
+
+    def _link_line(self, mine: list[Endpoint], target: str,
+                   alias: str) -> tuple[str, list[str]]:
+        theirs = {e.network_id: e for e in self.endpoints_of(target) if e.IPv4Address}
+        with self._lock:
+            shared = sorted((n for n in self._nets.values() if n.Id in theirs
+                             and any(e.network_id == n.Id for e in mine)),
+                            key=lambda n: not n.predefined)
+        if not shared:
+            raise InvalidParameter(f"cannot link to container {target[:12]}: it shares no "
+                                   f"network with this container (legacy links need both on "
+                                   f"the default bridge)")
+        ep = theirs[shared[0].Id]
+        names = [alias or ep.Name, ep.Hostname or ep.ContainerID[:12], ep.Name]
+        return ep.IPv4Address.split("/")[0], list(dict.fromkeys(n for n in names if n))
 
     @staticmethod
     def _dns_targets(nets: dict[str, Network]) -> dict[str, str]:
@@ -464,7 +507,10 @@ class NetworkService:
                     want[c.Gateway] = n.Id
         return want
 
-    def _sync_dns(self) -> None:
+    def _sync_dns(self, require: str = "") -> None:
+        """Listen on every served network's gateway, and nowhere else. A failure for the
+        network with id ``require`` raises (create rolls back on it); others are kept in
+        ``dns_failures`` (restore: containers keep running; the next connect retries)."""
         if self._dns is None:
             return
         want = self._dns_targets(self._nets)
@@ -475,23 +521,54 @@ class NetworkService:
         for a in self._dns.addresses:
             if a not in want:
                 self._dns.unlisten(a)
+        self.dns_failures = {}
         for a in want:
-            self._dns.listen(a)
+            try:
+                self._dns.listen(a)
+            except NetworkError as e:
+                if want[a] == require:
+                    raise
+                self.dns_failures[a] = str(e)
+
+    def _listen_dns(self, nets: dict[str, Network], net: Network) -> None:
+        """Make sure ``net``'s DNS listener runs (it may have failed at restore)."""
+        if self._dns is None:
+            return
+        for a, nid in self._dns_targets(nets).items():
+            if nid == net.Id and a not in self._dns.addresses:
+                self._dns.start()
+                self._dns.listen(a)
+                self._dns_index[a] = nid
+                self.dns_failures.pop(a, None)
 
     def _resolve(self, listen: str, client: str, name: str) -> Resolution:
         net = self._nets.get(self._dns_index.get(listen, ""))
         upstreams = self.dns_upstreams if self.dns_upstreams is not None else host_resolvers()
         if net is None:
             return Resolution(False, upstreams=upstreams)
+        # "web.mynet" means "web" asked on mynet only (Docker strips the network's name).
+        wanted = {name}
+        suffix = "." + net.Name.lower()
+        if name.endswith(suffix) and len(name) > len(suffix):
+            wanted.add(name[:-len(suffix)])
+        asker = next((ep for ep in net.endpoints.values()
+                      if client in (ep.IPv4Address.split("/")[0], ep.IPv6Address.split("/")[0])),
+                     None)
+        if asker is not None:
+            if asker.DNS:
+                upstreams = asker.DNS
+            # --link target:alias on a user-defined network: the alias is the asker's alone.
+            for link in asker.Links:
+                target, _, alias = link.partition(":")
+                if (alias or target).lower() in wanted:
+                    wanted.add(target.lower())
         found, addrs = False, []
         for ep in net.endpoints.values():
             names = {ep.Name.lower(), ep.Hostname.lower(), ep.ContainerID[:12].lower(),
                      *(a.lower() for a in ep.Aliases)} - {""}
-            if name and name in names:
+            if names & wanted:
                 found = True
                 addrs += [a.split("/")[0] for a in (ep.IPv4Address, ep.IPv6Address) if a]
-            if client in (ep.IPv4Address.split("/")[0], ep.IPv6Address.split("/")[0]) and ep.DNS:
-                upstreams = ep.DNS
         return Resolution(found, addrs, upstreams)
 
     # -- restart ------------------------------------------------------------
@@ -546,5 +623,5 @@ class NetworkService:
                 get_driver(n.Driver).delete(self.ctx, n)
             self._store.save({})
             self._nets = {}
-        firewall.remove(self.table)
+        self.firewall.remove()
         self.close()
