@@ -101,20 +101,29 @@ def test_port_reservations_ranges_and_release():
     from dockyard.network.errors import PortAllocated
     from dockyard.network.portmap import PortReservations
 
-    r = PortReservations()
-    try:
-        first = r.reserve(PortMapping(80, "tcp", "127.0.0.1", 0))
-        base = first.host_port
-        with socket.socket() as s:  # held: nobody else can bind it
-            with pytest.raises(OSError):
+    # Other tests (and other processes) bind ports at the same time: pick a
+    # random port whose neighbour is free too, and retry when a stranger
+    # takes that neighbour between our check and our reservation.
+    for _attempt in range(10):
+        r = PortReservations()
+        try:
+            first = r.reserve(PortMapping(80, "tcp", "127.0.0.1", 0))
+            base = first.host_port
+            with socket.socket() as s:  # held: nobody else can bind it
+                with pytest.raises(OSError):
+                    s.bind(("127.0.0.1", base))
+            # A range skips the taken port.
+            try:
+                got = r.reserve(PortMapping(80, "tcp", "127.0.0.1", base, base + 1))
+            except PortAllocated:
+                continue  # base + 1 belonged to someone else: try another pair
+            assert got.host_port == base + 1
+            with pytest.raises(PortAllocated, match="port is already allocated"):
+                r.reserve(PortMapping(80, "tcp", "127.0.0.1", base))
+            r.release(first)
+            with socket.socket() as s:
                 s.bind(("127.0.0.1", base))
-        # A range skips the taken port.
-        got = r.reserve(PortMapping(80, "tcp", "127.0.0.1", base, base + 1))
-        assert got.host_port == base + 1
-        with pytest.raises(PortAllocated, match="port is already allocated"):
-            r.reserve(PortMapping(80, "tcp", "127.0.0.1", base))
-        r.release(first)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", base))
-    finally:
-        r.close()
+            return
+        finally:
+            r.close()
+    pytest.fail("no two adjacent free ports in 10 attempts")
