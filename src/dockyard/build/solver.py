@@ -88,6 +88,9 @@ class BuildOptions:
     outputs: list[dict[str, str]] = field(default_factory=list)  # outputs.parse_output
     iidfile: str = ""
     progress: Progress | None = None
+    # Set from another thread to cancel (``POST /build``'s client went away):
+    # the step containers are killed and the build raises CancelledError.
+    cancel: threading.Event | None = None
 
 
 @dataclass
@@ -228,8 +231,11 @@ class Builder:
             for inst in s.instructions:
                 if isinstance(inst, Arg):
                     declared.update(name for name, _ in inst.args)
+        watch = session.watch_cancel(opts.cancel) if opts.cancel is not None else None
         try:
             state = session.run(needed, target)
+            if opts.cancel is not None and opts.cancel.is_set():
+                raise CancelledError("build cancelled")
             unused = sorted(k for k in opts.build_args if k not in declared and k not in PROXY_ARGS
                             and k not in predefined)
             if unused:
@@ -244,6 +250,8 @@ class Builder:
                     atomic.write_bytes(opts.iidfile, image_id.encode(), sync=False)
         finally:
             session.close()
+            if watch is not None:
+                watch.join()
             progress.close()
         self.gc(keep_storage=self.cap)
         return BuildResult(image_id, state, list(progress.warnings), session.cached, session.ran)
@@ -350,8 +358,23 @@ class _Session:
         self.cached = 0
         self.ran = 0
         self.lock = threading.Lock()
+        self.closed = threading.Event()
+
+    def watch_cancel(self, cancel: threading.Event) -> threading.Thread:
+        """Kill the step containers once ``cancel`` is set; ends with the session."""
+
+        def watch() -> None:
+            while not self.closed.is_set():
+                if cancel.wait(0.1):
+                    self.containers.kill_all()
+                    return
+
+        t = threading.Thread(target=watch, name="build-cancel", daemon=True)
+        t.start()
+        return t
 
     def close(self) -> None:
+        self.closed.set()
         try:
             self.images.content.delete_lease(self.lease)
         except content_errors.ContentError:
