@@ -14,10 +14,10 @@ the cache after every build (GC honours it).
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
+
+from dockyard.linux.sqlitedb import Database
 
 DEFAULT_CAP = 2 << 30  # bytes of layers the cache keeps after a build
 GC_ROOT_OWNER = "dockyard.build"
@@ -53,13 +53,13 @@ class Record:
 class CacheStore:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        # NORMAL: a crash that loses the last record only costs a cache miss.
+        self._database = Database(path, schema=_SCHEMA, synchronous="NORMAL")
+        self._lock = self._database.lock
+        self._db = self._database.conn
 
     def close(self) -> None:
-        self._db.close()
+        self._database.close()
 
     def get(self, key: str) -> Record | None:
         with self._lock:

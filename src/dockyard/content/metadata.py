@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+
+from dockyard.linux.sqlitedb import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -59,36 +60,21 @@ LeaseRow = tuple[str, float, float | None, dict[str, str]]
 
 class Metadata:
     def __init__(self, path: str) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable at each checkpoint and never corrupts under WAL;
-        # a crash may forget the very last label change, never half of it.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        # executescript would COMMIT on its own; run the statements in our tx.
-        with self.tx() as c:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
+        # NORMAL: a crash may forget the very last label change, never half
+        # of it (blobs themselves are fsynced files).
+        self._database = Database(path, schema=_SCHEMA, synchronous="NORMAL", foreign_keys=True)
+        self._lock = self._database.lock
+        self._db = self._database.conn
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: take the write lock up front,
         so two processes never both read-then-upgrade and deadlock)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield db
 
     # --- blobs ----------------------------------------------------------------
 

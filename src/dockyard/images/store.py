@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from dockyard.linux.sqlitedb import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -71,31 +72,18 @@ class MetadataStore:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self.transaction() as db:
-            for stmt in _SCHEMA.strip().split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
+        self._database = Database(path, schema=_SCHEMA, foreign_keys=True)
+        self._lock = self._database.lock
+        self._db = self._database.conn
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield db
 
     # --- reads -------------------------------------------------------------
 

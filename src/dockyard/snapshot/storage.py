@@ -29,12 +29,12 @@ import secrets
 import shutil
 import sqlite3
 import stat
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from dockyard.linux.sqlitedb import Database
 from dockyard.snapshot import Info, Kind, Mount, Usage
 from dockyard.snapshot.errors import (
     AlreadyExistsError,
@@ -156,28 +156,17 @@ class Base:
         self.root = os.path.abspath(root)
         self.dir = os.path.join(self.root, "snapshots")
         os.makedirs(self.dir, mode=0o711, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            os.path.join(self.root, "metadata.db"), timeout=30, isolation_level=None,
-            check_same_thread=False,
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._database = Database(os.path.join(self.root, "metadata.db"), schema=_SCHEMA)
+        self._lock = self._database.lock
+        self._db = self._database.conn
         self.cleanup()
 
     # --- database ------------------------------------------------------------
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield db
 
     def _get(self, key: str) -> Row:
         check_key(key)

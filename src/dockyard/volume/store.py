@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from dockyard.linux.sqlitedb import Database
 
 from .model import Volume
 
@@ -55,32 +56,18 @@ class Store:
     def __init__(self, directory: str) -> None:
         os.makedirs(directory, mode=0o701, exist_ok=True)
         self.path = os.path.join(directory, "metadata.db")
-        # One connection shared by the service's threads; the lock serialises
-        # use (sqlite3 objects are not thread-safe by themselves).
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+        self._database = Database(self.path, schema=_SCHEMA, foreign_keys=True)
+        self._lock = self._database.lock
+        self._db = self._database.conn
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: committed on success, rolled back on error."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield db
 
     # --- volumes -----------------------------------------------------------------
     @staticmethod

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from dockyard.linux.sqlitedb import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blob_links (
@@ -77,30 +78,17 @@ class ManifestRecord:
 
 class RegistryDB:
     def __init__(self, path: str) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        with self.tx() as c:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
+        self._database = Database(path, schema=_SCHEMA, synchronous="NORMAL")
+        self._lock = self._database.lock
+        self._db = self._database.conn
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield db
 
     def _one(self, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
         with self._lock:
