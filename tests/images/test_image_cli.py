@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dockyard.cli.image import human_duration, human_size, render
+from dockyard.cli.image import render
 from dockyard.cli.main import cli
+from dockyard.units import human_duration, human_size
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from typing import Any
 
 import click
 
-from dockyard.cli.image import DEFAULT_ROOT, human_size
+from dockyard.cli.image import DEFAULT_ROOT
+from dockyard.units import human_size
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
           "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}

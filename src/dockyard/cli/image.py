@@ -24,6 +24,8 @@ from typing import Any
 
 import click
 
+from dockyard.units import human_duration, human_size
+
 DEFAULT_ROOT = "/var/lib/dockyard"
 
 _root_option = click.option(
@@ -56,44 +58,6 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 # --- formatting: docker's units and Go templates -------------------------------------
-
-
-def human_size(size: float) -> str:
-    """go-units ``HumanSizeWithPrecision(size, 3)``: ``4.26MB``."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.3g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: ``About a minute``, ``3 days``."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def _go(value: Any) -> str:
