@@ -15,6 +15,7 @@ apt_packages=(
   skopeo              # a registry client nobody here wrote
   docker-registry     # a registry server nobody here wrote (its package tries to start a service; harmless without init)
   tmux                # interactive -it tests under a real terminal
+  gcc libc6-dev       # builds --init's docker-init (static) on first use
   curl                # make up pings the daemon
 )
 

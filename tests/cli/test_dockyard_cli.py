@@ -129,3 +129,18 @@ def test_lifecycle_commands(cli_daemon: Daemon, unique: str) -> None:
     r = dy(d, "kill", unique + "-2")
     assert r.returncode == 1 and b"is not running" in r.stderr
     assert dy(d, "rm", unique + "-2").returncode == 0
+
+
+def test_run_init_126_and_network_files(cli_daemon: Daemon) -> None:
+    d = cli_daemon
+    r = dy(d, "run", "--rm", "busybox", "/etc/hosts")
+    assert r.returncode == 126 and b"permission denied" in r.stderr, r.stderr
+    r = dy(d, "run", "--rm", "--init", "busybox", "sh", "-c", "ps -o pid,comm; exit 3")
+    assert r.returncode == 3 and b"1 docker-init" in b" ".join(r.stdout.split()), r.stdout
+    r = dy(d, "run", "--rm", "--add-host", "cache.test:10.9.8.7", "--dns", "9.9.9.9",
+           "--dns-search", "corp.test", "--dns-option", "ndots:3", "--log-driver", "local",
+           "busybox", "cat", "/etc/hosts", "/etc/resolv.conf")
+    assert r.returncode == 0, r.stderr
+    for want in (b"10.9.8.7\tcache.test\n", b"nameserver 9.9.9.9\n", b"search corp.test\n",
+                 b"options ndots:3\n"):
+        assert want in r.stdout, (want, r.stdout)

@@ -68,8 +68,38 @@ def test_bridge_publish_and_user_network(net_daemon: Daemon, unique: str) -> Non
     r = d.docker("run", "--rm", "--network", net, "busybox", "ip", "-o", "-4", "addr", "show",
                  "eth0", check=True)
     assert b"inet " in r.stdout
-    r = d.docker("run", "--rm", "--network", "no-such-net-" + unique, "busybox", "true")
-    assert r.returncode == 125 and b"not found" in r.stderr
+    # --pull never: the CLI answers any 404 of create by pulling the image,
+    # which this offline host cannot; the network's error is what we check
+    r = d.docker("run", "--rm", "--pull", "never", "--network", "no-such-net-" + unique,
+                 "busybox", "true")
+    assert r.returncode == 125 and b"network no-such-net-" in r.stderr and b"not found" in r.stderr
     d.docker("network", "rm", net, check=True)
     r = d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link", check=True)
     assert r.stdout.count(b"\n") == 1  # lo only
+
+
+def test_dns_by_name_alias_and_host_gateway_on_a_user_network(net_daemon: Daemon,
+                                                                unique: str) -> None:
+    d = net_daemon
+    net = unique + "-dns"
+    # our own subnet: the DNS server listens on its gateway, which must be free
+    subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
+    d.docker("network", "create", "--subnet", subnet, net, check=True)
+    d.docker("run", "-d", "--network", net, "--name", unique + "-a", "--network-alias",
+             "db-alias", "busybox", "sleep", "60", check=True)
+    for target in (unique + "-a", "db-alias"):
+        r = d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", target)
+        assert r.returncode == 0 and b"1 packets received" in r.stdout, (target, r.stderr)
+    r = d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W1",
+                 "no-such-" + unique)
+    assert r.returncode != 0
+    doc = json.loads(d.docker("network", "inspect", net, check=True).stdout)[0]
+    gw = doc["IPAM"]["Config"][0]["Gateway"]
+    # Docker's host-gateway-ip: the default bridge's gateway, whatever the network
+    bridge = json.loads(d.docker("network", "inspect", "bridge", check=True).stdout)[0]
+    host_gw = bridge["IPAM"]["Config"][0]["Gateway"]
+    r = d.docker("run", "--rm", "--network", net, "--add-host", "hgw:host-gateway", "busybox",
+                 "cat", "/etc/hosts", "/etc/resolv.conf", check=True)
+    assert f"{host_gw}\thgw\n".encode() in r.stdout, r.stdout
+    assert f"nameserver {gw}\n".encode() in r.stdout, r.stdout
+    d.docker("rm", "-f", unique + "-a", check=True)

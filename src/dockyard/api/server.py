@@ -76,6 +76,7 @@ def json_response(obj: Any, status: int = 200) -> web.Response:
 def make_app(engine: Any, images: Any, volumes: Any = None,
              networks: Any = None) -> web.Application:
     from .routes import build, containers, exec, system
+    from .routes import distribution as dist_routes
     from .routes import images as image_routes
     from .routes import networks as net_routes
     from .routes import volumes as vol_routes
@@ -86,7 +87,8 @@ def make_app(engine: Any, images: Any, volumes: Any = None,
     app[IMAGES] = images
     app[VOLUMES] = volumes
     app[NETWORKS] = networks
-    for module in (system, containers, exec, image_routes, vol_routes, net_routes, build):
+    for module in (system, containers, exec, image_routes, vol_routes, net_routes, build,
+                   dist_routes):
         for method, path, handler in module.ROUTES:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/v{version:[0-9]+[.][0-9]+}" + path, handler)

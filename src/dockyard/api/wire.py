@@ -18,6 +18,22 @@ class ContainerCreateRequest(ContainerConfig, kw_only=True):
     HostConfig: model.HostConfig | None = None
     NetworkingConfig: dict[str, object] | None = None
 
+    def aliases(self) -> list[str]:
+        """``EndpointsConfig.<network>.Aliases`` (``--network-alias``), checked."""
+        eps = (self.NetworkingConfig or {}).get("EndpointsConfig") or {}
+        if not isinstance(eps, dict):
+            raise ValueError("NetworkingConfig.EndpointsConfig: expected an object")
+        out: list[str] = []
+        for net, ep in eps.items():
+            names = (ep or {}).get("Aliases") if isinstance(ep, dict) else None
+            if names is None:
+                continue
+            if not isinstance(names, list) or not all(isinstance(a, str) and a for a in names):
+                raise ValueError(f"NetworkingConfig.EndpointsConfig.{net}.Aliases: "
+                                 "expected a list of non-empty strings")
+            out += [a for a in names if a not in out]
+        return out
+
     def split(self) -> tuple[ContainerConfig, model.HostConfig]:
         cfg = ContainerConfig(**{f: getattr(self, f) for f in ContainerConfig.__struct_fields__})
         return cfg, self.HostConfig or model.HostConfig()

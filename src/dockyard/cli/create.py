@@ -54,6 +54,11 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--group-add", multiple=True, help="Add additional groups to join"),
     click.option("--oom-score-adj", type=int, default=None, help="Tune host's OOM preferences"),
     click.option("--init", is_flag=True, help="Run an init inside the container"),
+    click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
+    click.option("--dns", multiple=True, help="Set custom DNS servers"),
+    click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
+    click.option("--dns-option", multiple=True, help="Set DNS options"),
+    click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container"),
 ]
 
 
@@ -94,7 +99,9 @@ def build_config(image: str, command: tuple[str, ...], o: dict[str, Any]) -> dic
         "LogConfig": log_config, "NetworkMode": o["network"] or "",
         "PidMode": o["pid"] or "", "IpcMode": o["ipc"] or "", "UTSMode": o["uts"] or "",
         "GroupAdd": list(o["group_add"]) or None, "Sysctls": _kv(o["sysctl"], "--sysctl") or None,
-        "Init": o["init"] or None,
+        "Init": o["init"] or None, "ExtraHosts": list(o["add_host"]) or None,
+        "Dns": list(o["dns"]) or None, "DnsSearch": list(o["dns_search"]) or None,
+        "DnsOptions": list(o["dns_option"]) or None,
     }
     if o["memory"]:
         host["Memory"] = parse_size(o["memory"], "--memory")
@@ -137,6 +144,9 @@ def build_config(image: str, command: tuple[str, ...], o: dict[str, Any]) -> dic
         "AttachStdout": True, "AttachStderr": True, "StopSignal": o["stop_signal"],
         "StopTimeout": o["stop_timeout"], "HostConfig": host,
     }
+    if o["network_alias"]:
+        net = o["network"] or "default"
+        cfg["NetworkingConfig"] = {"EndpointsConfig": {net: {"Aliases": list(o["network_alias"])}}}
     if o["entrypoint"] is not None:
         cfg["Entrypoint"] = shlex.split(o["entrypoint"]) if o["entrypoint"] else [""]
     return cfg

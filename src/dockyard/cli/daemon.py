@@ -6,6 +6,10 @@ Flags as dockerd's: ``--root`` (data, default /var/lib/dockyard), ``--run-root``
 ``--config-file`` (JSON like daemon.json: ``data-root``, ``exec-root``,
 ``hosts``, ``log-level``, ``log-driver``, ``log-opts``), and
 ``--docker-socket[=PATH]`` to serve /var/run/docker.sock as well.
+Registries as dockerd's: ``insecure-registries``/``registry-mirrors`` in
+the config file and ``--insecure-registry``/``--registry-mirror`` flags
+(merged; loopback is always insecure); CA certificates from
+``/etc/docker/certs.d/<host:port>/``.
 
 The supervisor fork server is started first, while this process has no
 threads (``engine.zygote``). SIGTERM/SIGINT stop serving and leave the
@@ -27,7 +31,8 @@ DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
 DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_BRIDGE = "dockyard0"
 _CONFIG_KEYS = {"data-root", "exec-root", "hosts", "log-level", "log-driver", "log-opts",
-                "seccomp-profile", "live-restore", "debug", "bridge", "bip"}
+                "seccomp-profile", "live-restore", "debug", "bridge", "bip",
+                "insecure-registries", "registry-mirrors"}
 
 
 def _load_config(path: str | None) -> dict[str, Any]:
@@ -77,11 +82,16 @@ def _socket_path(host: str) -> str:
                    "no default bridge, containers get no network unless asked")
 @click.option("--bip", default=None, metavar="CIDR",
               help="The default bridge's subnet (default 172.17.0.0/16)")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST",
+              help="Registry (host:port or CIDR) allowed over plain HTTP (repeatable; loopback always is)")
+@click.option("--registry-mirror", "mirrors", multiple=True, metavar="URL",
+              help="Mirror for docker.io pulls (repeatable)")
 def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_level: str | None,
            config_file: str | None, docker_socket: str | None, bridge: str | None,
-           bip: str | None) -> None:
+           bip: str | None, insecure: tuple[str, ...] = (), mirrors: tuple[str, ...] = ()) -> None:
     """Run the engine daemon: the Docker Engine API on a unix socket."""
     conf = _load_config(config_file)
+    registry = _registry_options(conf, insecure, mirrors)
     root = os.path.abspath(root or conf.get("data-root") or DEFAULT_ROOT)
     run_root = os.path.abspath(run_root or conf.get("exec-root") or DEFAULT_RUN_ROOT)
     sockets = [_socket_path(h) for h in (hosts or conf.get("hosts") or [DEFAULT_SOCKET])]
@@ -103,11 +113,30 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
     zygote = Zygote()
     try:
         code = _run(root, run_root, sockets, level, conf.get("log-driver") or "json-file",
-                    log_opts, zygote, bridge, bip)
+                    log_opts, zygote, bridge, bip, registry)
     finally:
         zygote.close()
         os.close(lock)
     sys.exit(code)
+
+
+def _registry_options(conf: dict[str, Any], insecure: tuple[str, ...], mirrors: tuple[str, ...]) -> Any:
+    """daemon.json's ``insecure-registries``/``registry-mirrors`` plus the flags' (dockerd merges both)."""
+    from dockyard.distribution.client import RegistryOptions
+
+    lists = {}
+    for key, flag in (("insecure-registries", insecure), ("registry-mirrors", mirrors)):
+        value = conf.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise click.BadParameter(f"{key}: expected a list of non-empty strings, got {value!r}",
+                                     param_hint="--config-file")
+        lists[key] = tuple(dict.fromkeys([*value, *flag]))
+    for m in lists["registry-mirrors"]:
+        if not m.startswith(("http://", "https://")) or not m.split("://", 1)[1].strip("/"):
+            raise click.BadParameter(f"{m!r}: a mirror must be an http:// or https:// URL",
+                                     param_hint="registry-mirrors")
+    return RegistryOptions(insecure_registries=lists["insecure-registries"],
+                           mirrors=lists["registry-mirrors"])
 
 
 def _lock(root: str) -> int:
@@ -133,8 +162,20 @@ def _net_table(bridge: str, root: str) -> str:
     return "dy_" + bridge.replace("-", "_")
 
 
+def _link_prefix(bridge: str, root: str) -> str:
+    """The prefix of the host links this daemon makes. At start the network
+    service deletes links with its prefix that its records do not name, so
+    two daemons sharing "dy-" would delete each other's bridges and veths."""
+    import hashlib
+
+    if bridge == DEFAULT_BRIDGE:
+        return "dy-"
+    return "d" + hashlib.sha256(root.encode()).hexdigest()[:5] + "-"
+
+
 def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: str,
-         log_opts: dict[str, str], zygote: Any, bridge: str, bip: str | None) -> int:
+         log_opts: dict[str, str], zygote: Any, bridge: str, bip: str | None,
+         registry: Any = None) -> int:
     import asyncio
     import logging
     import signal
@@ -167,6 +208,7 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
         # pyroute2's synchronous calls run their own event loop: never on ours.
         networks = await asyncio.to_thread(
             lambda: NetworkService(root, run_root, table=_net_table(bridge, root),
+                                   link_prefix=_link_prefix(bridge, root),
                                    default_bridge=bridge if bridge != "none" else DEFAULT_BRIDGE))
         await asyncio.to_thread(networks.restore)
         if bridge != "none":
@@ -174,7 +216,12 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
                                     else networks.ensure_predefined())
         engine = Engine(opts, images, zygote, volumes, networks)
         await engine.load()
-        runner = await serve(make_app(engine, images, volumes, networks), sockets)
+        app = make_app(engine, images, volumes, networks)
+        if registry is not None:
+            from dockyard.api.routes.distribution import REGISTRY
+
+            app[REGISTRY] = registry
+        runner = await serve(app, sockets)
         with open(os.path.join(run_root, "dockyard.pid"), "w") as f:
             f.write(f"{os.getpid()}\n")
         log.info("API listening on %s", ", ".join(sockets))

@@ -9,7 +9,9 @@ start/stop/kill/restart/pause/wait, exits, restart policies), queries
 ``attach.py``, ``update.py``, ``stats.py``, ``health.py`` (health checks),
 ``events.py`` (the event bus), ``changes.py`` (diff, export),
 ``archive.py`` (``docker cp``, paths resolved inside the container), and
-the json-file log driver (``logfile.py``). ``base.py`` holds the state
+the log drivers: json-file (``logfile.py``) and Docker's ``local`` format
+(``locallog.py``). ``--init``'s PID 1 is ``init/docker-init.c``, built
+static on first use (``bundle.init_command``; busybox fallback). ``base.py`` holds the state
 the verb modules share; ``service.Engine`` mixes them together.
 
 Each running container has a supervisor process (``supervisor.py``),

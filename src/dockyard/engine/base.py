@@ -204,6 +204,11 @@ class EngineBase:
         return {"Containers": total, "ContainersRunning": running, "ContainersPaused": paused,
                 "ContainersStopped": total - running - paused}
 
+    @property
+    def init_cache(self) -> str:
+        """Where ``--init``'s binary is built (``bundle.init_command``)."""
+        return os.path.join(self.opts.root, "init")
+
     def log_path(self, cid: str) -> str:
         return os.path.join(self.container_dir(cid), LOG)
 
@@ -230,6 +235,9 @@ class EngineBase:
         raise NotImplementedError
 
     def _net_check(self, mode: str) -> None:
+        raise NotImplementedError
+
+    def _host_gateway(self, hc: Any) -> str:
         raise NotImplementedError
 
     def network_settings(self, rec: Container) -> dict[str, Any]:

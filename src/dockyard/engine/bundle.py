@@ -164,6 +164,7 @@ def build(
     files_dir: str,
     pid_of: Callable[[str], int],
     seccomp: Callable[[list[str]], Any] | None = None,
+    init_cache: str = "",
 ) -> dict[str, Any]:
     """The config.json for ``c``; ``rootfs`` is already mounted."""
     from dockyard.runtime.spec import default_spec_dict
@@ -206,6 +207,11 @@ def build(
     for name in ("hostname", "hosts", "resolv.conf"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(files_dir, name), "options": ["rbind", "rprivate"]})
+    if hc.Init:
+        binary, prefix = init_command(init_cache)
+        proc["args"] = args = [*prefix, *args]
+        mounts.append({"destination": prefix[0], "type": "bind", "source": binary,
+                       "options": ["rbind", "ro", "nosuid", "nodev", "rprivate"]})
     for dest, opts in (hc.Tmpfs or {}).items():
         o = ["nosuid", "nodev", "noexec"] + [x for x in opts.split(",") if x]
         mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": o})
@@ -245,19 +251,152 @@ def build(
     return spec
 
 
-def write_files(files_dir: str, hostname: str, domainname: str) -> None:
-    """/etc/hostname, /etc/hosts and /etc/resolv.conf for the container."""
-    from dockyard.linux import atomic
+def cannot_invoke(rootfs: str, path: str, mounts: list[dict[str, Any]]) -> str:
+    """runc's check before the command runs, for Docker's exit 126: a command
+    given by path that is a directory or has no execute bit cannot be
+    invoked ("permission denied"). Resolved inside ``rootfs`` (links never
+    leave it); a path under another mount (a volume, a tmpfs) is left to
+    the runtime, which only sees it from inside."""
+    import stat
 
-    os.makedirs(files_dir, exist_ok=True)
-    fqdn = f"{hostname}.{domainname}" if domainname else hostname
-    atomic.write_bytes(os.path.join(files_dir, "hostname"), f"{hostname}\n".encode(), sync=False)
-    hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-             f"127.0.1.1\t{fqdn} {hostname}\n")
-    atomic.write_bytes(os.path.join(files_dir, "hosts"), hosts.encode(), sync=False)
+    from dockyard.runtime.securejoin import secure_join
+
+    if not path.startswith("/"):
+        return ""  # PATH lookups only accept executables: "not found" (127) otherwise
+    full = os.path.normpath(path)
+    host = ""
+    for m in mounts:
+        dest = m.get("destination", "")
+        if full == dest and m.get("type") == "bind":
+            host = m.get("source", "")  # /etc/hosts and the like: the host file is it
+        elif dest not in ("", "/") and (full == dest or full.startswith(dest.rstrip("/") + "/")):
+            return ""
     try:
-        with open("/etc/resolv.conf", "rb") as f:
-            resolv = f.read()
+        st = os.stat(host or secure_join(rootfs, full))
     except OSError:
-        resolv = b""
+        return ""  # missing: the runtime says "no such file or directory" (127)
+    if stat.S_ISDIR(st.st_mode):
+        return f'exec: "{path}": is a directory: permission denied'
+    if not st.st_mode & 0o111:
+        return f'exec: "{path}": permission denied'
+    return ""
+
+
+def write_files(files_dir: str, hostname: str, domainname: str, *,
+                extra_hosts: list[str] | None = None, dns: list[str] | None = None,
+                dns_search: list[str] | None = None, dns_options: list[str] | None = None,
+                host_gateway: str = "") -> None:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+
+    ``--add-host``, ``--dns``, ``--dns-search`` and ``--dns-option`` apply
+    here whatever the network mode (Docker writes them for ``--network
+    none`` too); a container on a network gets both files rewritten at
+    start by the network service, with its addresses and our DNS server.
+    """
+    from dockyard.linux import atomic
+    from dockyard.network import NetworkError
+    from dockyard.network.files import render_hosts, render_resolv_conf
+
+    fqdn = f"{hostname}.{domainname}" if domainname else hostname
+    try:
+        hosts = render_hosts(hostname, [], extra_hosts or [], host_gateway)
+        resolv = None
+        if dns or dns_search or dns_options:
+            resolv = render_resolv_conf(dns or _host_nameservers(), dns_search or [],
+                                        dns_options or []).encode()
+    except NetworkError as ex:
+        raise InvalidParameter(str(ex)) from None
+    hosts += f"127.0.1.1\t{fqdn} {hostname}\n"
+    if resolv is None:
+        try:
+            with open("/etc/resolv.conf", "rb") as f:
+                resolv = f.read()
+        except OSError:
+            resolv = b""
+    os.makedirs(files_dir, exist_ok=True)
+    atomic.write_bytes(os.path.join(files_dir, "hostname"), f"{hostname}\n".encode(), sync=False)
+    atomic.write_bytes(os.path.join(files_dir, "hosts"), hosts.encode(), sync=False)
     atomic.write_bytes(os.path.join(files_dir, "resolv.conf"), resolv, sync=False)
+
+
+def _host_nameservers() -> list[str]:
+    from dockyard.network.files import default_bridge_resolvers
+
+    return default_bridge_resolvers([])
+
+
+# --init: a reaper as PID 1 that forwards signals and exits with the
+# command's status (tini's role). Ours is ``init/docker-init.c``, built static
+# with the host's gcc on first use and kept under the daemon's root by the
+# source's hash (Debian's gcc and libc6-dev are in scripts/install-deps.sh).
+# Without a compiler, the host's busybox-static (already a dependency) runs
+# a short ash script instead: ash's `wait` reaps every child, orphans
+# included, and its traps forward signals; but POSIX sh starts a background
+# command with SIGINT and SIGQUIT ignored, so ^C cannot reach it: hence C
+# first. busybox picks its applet from argv[0]'s basename, and a name
+# starting with "busybox" means "the applet is argv[1]". Either binary is
+# bind-mounted read-only under /dev, a tmpfs of the container's own, so the
+# image's filesystem (and `docker diff`) never sees it.
+INIT_DIR = "/dev/.init"
+INIT_SOURCE = os.path.join(os.path.dirname(__file__), "init", "docker-init.c")
+INIT_SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT")
+INIT_SCRIPT = (
+    f'for s in {" ".join(INIT_SIGNALS)}; do trap "kill -$s \\$c 2>/dev/null" $s; done; '
+    # a non-interactive shell gives a background job /dev/null for stdin:
+    # hand the command our own stdin through fd 3 instead
+    'exec 3<&0; "$@" <&3 3<&- & c=$!; exec 3<&-; '
+    'while :; do wait $c; r=$?; kill -0 $c 2>/dev/null || exit $r; done'
+)
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+
+
+def _is_static(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    return head[:4] == b"\x7fELF" and b"ld-linux" not in head
+
+
+def _compiled_init(cache_dir: str) -> str:
+    """Our docker-init, built once per source version; "" without a compiler."""
+    import hashlib
+    import shutil
+    import subprocess
+    import threading
+
+    with open(INIT_SOURCE, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(cache_dir, f"docker-init-{digest}")
+    if os.path.exists(out):
+        return out
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        return ""
+    os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+    tmp = f"{out}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        r = subprocess.run([gcc, "-static", "-Os", "-o", tmp, INIT_SOURCE],
+                           capture_output=True, timeout=120)
+        if r.returncode != 0 or not _is_static(tmp):
+            return ""  # no static libc (libc6-dev): the busybox fallback
+        os.replace(tmp, out)  # concurrent builds: the last rename wins, all equal
+        return out
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def init_command(cache_dir: str) -> tuple[str, list[str]]:
+    """(host binary to bind-mount, argv before the command) for ``--init``."""
+    built = _compiled_init(cache_dir) if cache_dir else ""
+    if built:
+        return built, [f"{INIT_DIR}/docker-init"]
+    for path in BUSYBOX_CANDIDATES:
+        if _is_static(path):
+            return path, [f"{INIT_DIR}/busybox-init", "sh", "-c", INIT_SCRIPT, "docker-init"]
+    raise InvalidParameter("--init needs gcc with a static libc (gcc, libc6-dev) or the "
+                           "host's static busybox (busybox-static) at /bin/busybox")

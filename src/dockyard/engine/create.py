@@ -25,7 +25,10 @@ from .model import Container, ContainerConfig, HostConfig
 if TYPE_CHECKING:
     from .base import Entry
 
-LOG_DRIVERS = ("json-file", "none")
+LOG_DRIVERS = ("json-file", "local", "none")
+LOG_OPTS = {"json-file": ("max-size", "max-file", "compress", "labels", "labels-regex", "env",
+                          "env-regex", "tag"),
+            "local": ("max-size", "max-file", "compress"), "none": ()}
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 MIN_MEMORY = 6 * 1024 * 1024
 
@@ -44,7 +47,10 @@ def validate_host_config(hc: HostConfig) -> None:
     if lc.Type and lc.Type not in LOG_DRIVERS:
         raise InvalidParameter(f'failed to create container: logging driver "{lc.Type}" '
                                f"is not supported (expected one of: {', '.join(LOG_DRIVERS)})")
+    driver = lc.Type or "json-file"
     for k, v in (lc.Config or {}).items():
+        if k not in LOG_OPTS.get(driver, ()):
+            raise InvalidParameter(f"unknown log opt '{k}' for {driver} log driver")
         if k == "max-size":
             try:
                 parse_size(v)
@@ -53,8 +59,8 @@ def validate_host_config(hc: HostConfig) -> None:
         elif k == "max-file":
             if not v.isdigit() or int(v) < 1:
                 raise InvalidParameter(f"invalid max-file {v!r}: expected a number >= 1")
-        elif k not in ("labels", "env", "tag", "compress"):
-            raise InvalidParameter(f"unknown log opt '{k}' for json-file log driver")
+        elif k == "compress" and v not in ("true", "false"):
+            raise InvalidParameter(f"invalid compress {v!r}: expected true or false")
     rp = hc.RestartPolicy
     if rp.Name not in RESTART_POLICIES:
         raise InvalidParameter(f"invalid restart policy: unknown policy '{rp.Name}'; use one of "
@@ -82,14 +88,14 @@ def validate_host_config(hc: HostConfig) -> None:
     if hc.OomScoreAdj < -1000 or hc.OomScoreAdj > 1000:
         raise InvalidParameter(f"Invalid value {hc.OomScoreAdj}, range for oom score adj is "
                                "[-1000, 1000]")
-    if hc.Init:
-        raise InvalidParameter("--init is not supported yet by this daemon")
 
 
 class CreateMixin(EngineBase):
     async def create(self, config: ContainerConfig, host: HostConfig,
-                     name: str | None = None) -> tuple[str, list[str]]:
-        """``POST /containers/create``: (id, warnings)."""
+                     name: str | None = None, *, aliases: list[str] | None = None
+                     ) -> tuple[str, list[str]]:
+        """``POST /containers/create``: (id, warnings). ``aliases``: the
+        ``--network-alias`` names of NetworkingConfig."""
         from dockyard.images.errors import ImageError, ImageNotFoundError, InvalidReferenceError
 
         from .bundle import capabilities
@@ -100,6 +106,10 @@ class CreateMixin(EngineBase):
         if not config.Image:
             raise InvalidParameter("config.Image: an image is required")
         validate_host_config(host)
+        if host.Init:  # builds our init on first use; refused if nothing can serve
+            from .bundle import init_command
+
+            await asyncio.to_thread(init_command, self.init_cache)
         self._net_check(host.NetworkMode)
         capabilities(Container(Id="x", Created="", Path="", Args=[], Image="", Name="",
                                Config=config, HostConfig=host))  # checks cap names
@@ -131,7 +141,7 @@ class CreateMixin(EngineBase):
         rec = Container(Id=cid, Created=now(), Path=argv[0], Args=argv[1:], Image=image.id,
                         Name="/" + name, Config=merged, HostConfig=host,
                         LogPath=self.log_path(cid), SnapshotKey=cid,
-                        Driver=self.images.snapshotter.name)
+                        Driver=self.images.snapshotter.name, NetworkAliases=aliases or None)
         if not host.LogConfig.Type:
             host.LogConfig.Type = self.opts.default_log_driver
         try:
@@ -192,7 +202,10 @@ class CreateMixin(EngineBase):
             rec.HostnamePath = os.path.join(d, "hostname")
             rec.HostsPath = os.path.join(d, "hosts")
             rec.ResolvConfPath = os.path.join(d, "resolv.conf")
-            write_files(d, rec.Config.Hostname or rec.Id[:12], rec.Config.Domainname)
+            hc = rec.HostConfig
+            write_files(d, rec.Config.Hostname or rec.Id[:12], rec.Config.Domainname,
+                        extra_hosts=hc.ExtraHosts, dns=hc.Dns, dns_search=hc.DnsSearch,
+                        dns_options=hc.DnsOptions, host_gateway=self._host_gateway(hc))
             self.save(rec)
         except BaseException:
             self._discard_half_made(rec.Id)

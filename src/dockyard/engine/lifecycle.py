@@ -58,6 +58,7 @@ class LifecycleMixin(EngineBase):
     # --- start --------------------------------------------------------------
 
     async def start(self, ref: str, *, h: int = 0, w: int = 0) -> None:
+        """``POST /containers/{id}/start``."""
         e = self.get(ref)
         async with e.lock:
             st = e.record.State
@@ -70,7 +71,7 @@ class LifecycleMixin(EngineBase):
             await self._spawn(e, h, w)
 
     async def _spawn(self, e: Entry, h: int = 0, w: int = 0) -> None:
-        from .bundle import build
+        from .bundle import build, cannot_invoke
 
         rec = e.record
         run_dir = self.run_dir(rec.Id)
@@ -81,7 +82,7 @@ class LifecycleMixin(EngineBase):
 
             seccomp = getattr(sc, "default_profile", None)
 
-        def prepare() -> None:
+        def prepare() -> str:
             from dockyard.snapshot import mount_all, unmount_all
             from dockyard.snapshot.mount import is_mountpoint
 
@@ -96,7 +97,7 @@ class LifecycleMixin(EngineBase):
             mount_all(self.images.snapshotter.mounts(rec.SnapshotKey), rootfs)
             try:
                 spec = build(rec, [], rootfs=rootfs, files_dir=self.container_dir(rec.Id),
-                             pid_of=self.pid_of, seccomp=seccomp)
+                             pid_of=self.pid_of, seccomp=seccomp, init_cache=self.init_cache)
                 if rec.MountPoints and self.volumes is not None:
                     import msgspec
 
@@ -110,19 +111,30 @@ class LifecycleMixin(EngineBase):
                     spec["mounts"] += [msgspec.to_builtins(m) for m in extra]
                 with open(os.path.join(run_dir, "config.json"), "w") as f:
                     json.dump(spec, f)
+                return cannot_invoke(rootfs, rec.Path, spec["mounts"])
             except BaseException:
                 self._teardown_volumes(rec)
                 unmount_all(rootfs)
                 raise
 
-        await asyncio.to_thread(prepare)
+        denied = await asyncio.to_thread(prepare)
+        if denied:
+            await self._start_failed(e, denied)
         lc = rec.HostConfig.LogConfig
         opts = lc.Config or {}
         from .logfile import parse_size
 
-        log = {"driver": lc.Type or "json-file", "path": rec.LogPath,
-               "max_size": parse_size(opts.get("max-size", str(self.opts.log_max_size))),
-               "max_file": int(opts.get("max-file", self.opts.log_max_file))}
+        log: dict[str, Any] = {
+            "driver": lc.Type or "json-file", "path": rec.LogPath,
+            "max_size": parse_size(opts.get("max-size", str(self.opts.log_max_size))),
+            "max_file": int(opts.get("max-file", self.opts.log_max_file))}
+        if lc.Type == "local":
+            from . import locallog
+
+            log.update(path=locallog.path_for(self.container_dir(rec.Id)),
+                       max_size=parse_size(opts.get("max-size", str(locallog.DEFAULT_MAX_SIZE))),
+                       max_file=int(opts.get("max-file", locallog.DEFAULT_MAX_FILE)),
+                       compress=opts.get("compress", "true") == "true")
         spec = {"id": rec.Id, "runtime_root": self.runtime.root, "bundle": run_dir,
                 "run_dir": run_dir, "log": log, "tty": rec.Config.Tty,
                 "open_stdin": rec.Config.OpenStdin, "h": h, "w": w}

@@ -154,3 +154,17 @@ def read(path: str) -> Iterator[tuple[str, bytes, str]]:
                 except ValueError:
                     continue  # a torn last line after a crash
                 yield rec["stream"], rec["log"].encode(), rec["time"]
+
+
+def decode(buf: bytes) -> tuple[list[tuple[str, bytes, str]], int]:
+    """Complete records of ``buf`` (a live file's tail) as (stream, data, time);
+    and how many bytes they took (a line still being written is left)."""
+    end = buf.rfind(b"\n") + 1
+    out = []
+    for line in buf[:end].splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        out.append((rec["stream"], rec["log"].encode(), rec["time"]))
+    return out, end

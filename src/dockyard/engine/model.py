@@ -202,6 +202,10 @@ class Container(_S, kw_only=True):
     # Docker's HasBeenManuallyStopped: ``unless-stopped`` is not restarted
     # at daemon start after a ``docker stop``.
     ManuallyStopped: bool = False
+    # Docker keeps these in NetworkSettings.Networks[n].Aliases from the
+    # create request's NetworkingConfig; we keep the request's list until the
+    # network service makes the endpoint at start (and again on restart).
+    NetworkAliases: list[str] | None = None
 
 
 def encode(obj: object) -> bytes:

@@ -54,6 +54,26 @@ class NetworkMixin(EngineBase):
         except NetworkError:
             raise NotFound(f"network {name} not found") from None
 
+    def _host_gateway(self, hc: Any) -> str:
+        """``--add-host NAME:host-gateway`` at create: Docker's ``host-gateway-ip``
+        default, the default bridge's gateway. A container joining a network
+        gets its files rewritten at start with that network's gateway, so a
+        placeholder only stands until then; without any network there is no
+        such address and the add-host is refused."""
+        if self.networks is not None:
+            from dockyard.network import NetworkError
+
+            try:
+                net = self.networks.get("bridge")
+                gw = next((c.Gateway for c in (net.IPAM.Config or []) if c.Gateway), "")
+                if gw:
+                    return str(gw)
+            except NetworkError:
+                pass
+            if network_name(hc.NetworkMode, self.opts.default_network) is not None:
+                return "0.0.0.0"
+        return ""
+
     def _net_setup(self, rec: Any, pid: int) -> None:
         name = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
         if name is None or self.networks is None:
@@ -64,7 +84,7 @@ class NetworkMixin(EngineBase):
         hostname = rec.Config.Hostname or rec.Id[:12]
         try:
             svc.connect(name, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
-                        hostname=hostname)
+                        hostname=hostname, aliases=rec.NetworkAliases)
             specs = port_specs(rec.HostConfig.PortBindings)
             if specs:
                 svc.publish(name, rec.Id, [m for s in specs for m in parse_publish(s)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import json
 import os
 import re
 import time
@@ -255,7 +254,14 @@ class QueryMixin(EngineBase):
             return (1 if stream == "stdout" else 2, (t.encode() + b" " + data) if timestamps
                     else data)
 
-        records = await asyncio.to_thread(lambda: [r for r in logfile.read(rec.LogPath)
+        if rec.HostConfig.LogConfig.Type == "local":
+            from . import locallog
+
+            fmt_mod: Any = locallog
+            path = locallog.path_for(self.container_dir(rec.Id))
+        else:
+            fmt_mod, path = logfile, rec.LogPath
+        records = await asyncio.to_thread(lambda: [r for r in fmt_mod.read(path)
                                                    if keep(r[0], r[2])])
         if n_tail >= 0:
             records = records[len(records) - n_tail:] if n_tail else []
@@ -264,7 +270,6 @@ class QueryMixin(EngineBase):
         if not follow or until_ns:
             return
         # Follow: poll the live file from where the read above ended.
-        path = rec.LogPath
         try:
             st = os.stat(path)
             pos, ino = st.st_size, st.st_ino
@@ -280,15 +285,11 @@ class QueryMixin(EngineBase):
                     with open(path, "rb") as f:
                         f.seek(pos)
                         chunk = f.read()
-                    end = chunk.rfind(b"\n") + 1
-                    pos += end
-                    for line in chunk[:end].splitlines():
-                        try:
-                            r = json.loads(line)
-                        except ValueError:
-                            continue
-                        if keep(r["stream"], r["time"]):
-                            yield fmt(r["stream"], r["log"].encode(), r["time"])
+                    got, used = fmt_mod.decode(chunk)
+                    pos += used
+                    for r in got:
+                        if keep(r[0], r[2]):
+                            yield fmt(*r)
             except FileNotFoundError:
                 pass
             if not running or rec.Id not in self.containers:

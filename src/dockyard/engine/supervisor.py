@@ -83,8 +83,14 @@ class Supervisor:
         self.channels: dict[int, Channel] = {}
         self.by_pid: dict[int, Channel] = {}
         log = spec.get("log") or {}
-        self.log = (JsonFileWriter(log["path"], log["max_size"], log["max_file"])
-                    if log.get("driver") == "json-file" else None)
+        self.log: JsonFileWriter | None = None
+        if log.get("driver") == "json-file":
+            self.log = JsonFileWriter(log["path"], log["max_size"], log["max_file"])
+        elif log.get("driver") == "local":
+            from .locallog import LocalFileWriter
+
+            self.log = LocalFileWriter(log["path"], log["max_size"], log["max_file"],
+                                       bool(log.get("compress", True)))
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         path = os.path.join(self.run_dir, SOCKET)
         if os.path.exists(path):

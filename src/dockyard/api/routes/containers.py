@@ -8,6 +8,7 @@ import contextlib
 
 from aiohttp import web
 
+from dockyard.engine.errors import EngineError
 from dockyard.engine.logfile import parse_rfc3339nano
 
 from .. import params
@@ -25,7 +26,12 @@ def _id(request: web.Request) -> str:
 async def create(request: web.Request) -> web.StreamResponse:
     body = params.body(await request.read(), ContainerCreateRequest)
     cfg, host = body.split()
-    cid, warnings = await request.app[ENGINE].create(cfg, host, request.query.get("name"))
+    try:
+        aliases = body.aliases()
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    cid, warnings = await request.app[ENGINE].create(cfg, host, request.query.get("name"),
+                                                     aliases=aliases)
     return json_response(CreateResponse(Id=cid, Warnings=warnings), 201)
 
 
@@ -191,6 +197,24 @@ async def attach(request: web.Request) -> web.StreamResponse:
                          stdout=params.boolean(q, "stdout"), stderr=params.boolean(q, "stderr"),
                          detach_keys=q.get("detachKeys") or None)
     h = await hijack(request, RAW if sess.tty else MULTIPLEXED)
+    if params.boolean(q, "logs"):
+        # `logs=1`: what the container wrote so far, from its log, before the
+        # live output (subscribed above, so nothing falls in between).
+        try:
+            async for stream, data in engine.logs(_id(request),
+                                                  stdout=params.boolean(q, "stdout"),
+                                                  stderr=params.boolean(q, "stderr")):
+                await h.write(data if sess.tty else frame(stream, data))
+        except EngineError:
+            pass  # a driver that cannot be read (none): only the live output
+        except (ConnectionError, OSError):
+            sess.detach()
+            h.close()
+            return done_response()
+    if not params.boolean(q, "stream", True):
+        sess.detach()
+        h.close()
+        return done_response()
 
     async def pump_in() -> None:
         while True:

@@ -1,9 +1,8 @@
 """``/images/…``: the image service over the Engine API.
 
 The image service owns the behaviour (list, inspect, tag, rmi, history,
-prune, save, load); these handlers only translate.
-Pull (``POST /images/create``) answers with Docker's "not found" until the
-registry issue lands, so ``docker run`` of a missing image fails cleanly.
+prune, save, load); these handlers only translate. Pull, push, import,
+login and search are in ``routes.distribution``.
 """
 
 from __future__ import annotations
@@ -29,23 +28,6 @@ async def list_(request: web.Request) -> web.StreamResponse:
 async def inspect(request: web.Request) -> web.StreamResponse:
     return json_response(await asyncio.to_thread(request.app[IMAGES].inspect,
                                                  request.match_info["name"]))
-
-
-async def pull(request: web.Request) -> web.StreamResponse:
-    ref = request.query.get("fromImage", "")
-    tag = request.query.get("tag", "")
-    name = f"{ref}:{tag}" if tag and ":" not in ref.rsplit("/", 1)[-1] else ref
-    try:
-        await asyncio.to_thread(request.app[IMAGES].get, name)
-    except Exception:
-        pass
-    else:
-        # Present already: what a pull of an up-to-date image answers (the
-        # CLI pulls after any 404 at create, even one about a network).
-        return web.Response(status=200, content_type="application/json", body=json.dumps(
-            {"status": f"Image is up to date for {name}"}).encode() + b"\r\n")
-    return json_response({"message": f"pull access denied for {name}: this daemon cannot pull "
-                                     "from registries yet (import or load the image)"}, 404)
 
 
 async def tag(request: web.Request) -> web.StreamResponse:
@@ -151,5 +133,4 @@ ROUTES = [
     ("POST", "/images/prune", prune),
     ("DELETE", "/images/{name:.+}", remove),
     ("GET", "/images/{name:.+}/json", inspect),
-    ("POST", "/images/create", pull),
 ]
