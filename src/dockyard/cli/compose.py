@@ -2,7 +2,9 @@
 
 The global flags (``-f``, ``-p``, ``--project-directory``, ``--env-file``,
 ``--profile``) go before the subcommand, as with docker compose. So far the
-commands that need no engine: ``config``. Errors print docker compose's
+commands that need no engine: ``config``; those that drive an engine through
+the Docker Engine API (``$DOCKER_HOST`` or ``-H``): ``up``, ``down``, ``ps``,
+``logs``, ``start``, ``stop``, ``restart``, ``kill``, ``rm``, ``exec``, ``run``. Errors print docker compose's
 way and exit with its codes: 14 when no compose file is found, 15 when a
 project does not load (``ComposeParseFailure``).
 """
@@ -30,15 +32,17 @@ def _fail(message: str, code: int) -> None:
 @click.option("--env-file", "env_files", multiple=True, metavar="FILE",
               help="Alternate environment files (instead of .env)")
 @click.option("--profile", "profiles", multiple=True, help="Profiles to enable")
+@click.option("-H", "--host", default=None, metavar="unix://PATH",
+              help="Daemon socket (default $DOCKER_HOST or unix:///run/dockyard/dockyard.sock)")
 @click.pass_context
 def compose(ctx: click.Context, files: tuple[str, ...], project_name: str | None,
             project_directory: str | None, env_files: tuple[str, ...],
-            profiles: tuple[str, ...]) -> None:
+            profiles: tuple[str, ...], host: str | None) -> None:
     """Define and run multi-container applications (docker compose)."""
     ctx.obj = {
         "files": list(files), "project_name": project_name,
         "project_directory": project_directory, "env_files": list(env_files),
-        "profiles": list(profiles),
+        "profiles": list(profiles), "host": host,
     }
 
 
@@ -120,3 +124,248 @@ def config(ctx: click.Context, services: tuple[str, ...], fmt: str, quiet: bool,
         write_bytes(output, text.encode())
     else:
         click.echo(text, nl=False)
+
+
+# --- the commands that drive an engine (Docker Engine API, $DOCKER_HOST) ------------------
+
+
+def _say(obj: str, status: str) -> None:
+    """docker compose's progress lines (plain mode): `` Container p-web-1  Started``."""
+    click.echo(f" {obj}  {status}", err=True)
+
+
+def _engine(ctx: click.Context, services: Iterable[str] = ()) -> tuple[Any, Any]:
+    """(loaded project, client); the project is loaded before anything touches the engine."""
+    from dockyard.client import Client, ConnectionFailed
+
+    loaded = load(ctx)
+    unknown = [s for s in services if s not in loaded.project.services]
+    if unknown:
+        _fail(f"no such service: {unknown[0]}", 1)
+    try:
+        return loaded, Client(ctx.obj.get("host"))
+    except ConnectionFailed as e:
+        _fail(str(e), 1)
+        raise
+
+
+def _run(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Call a compose command; its errors print and exit as docker compose's do."""
+    from dockyard.client.errors import ClientError
+    from dockyard.compose.errors import ComposeError
+
+    try:
+        return fn(*args, **kw)
+    except ComposeError as e:
+        _fail(str(e), e.exit_code)
+    except ClientError as e:
+        _fail(f"Error response from daemon: {e}", 1)
+
+
+@compose.command("up")
+@click.argument("services", nargs=-1)
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run containers in the background")
+@click.option("--force-recreate", is_flag=True, help="Recreate containers even if unchanged")
+@click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("--scale", multiple=True, metavar="SERVICE=NUM", help="Scale SERVICE to NUM instances")
+@click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d)")
+@click.option("--wait-timeout", type=int, default=120, help="Maximum seconds to wait with --wait")
+@click.option("--no-log-prefix", is_flag=True, help="Don't print prefix in logs")
+@click.pass_context
+def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_recreate: bool,
+           no_recreate: bool, remove_orphans: bool, scale: tuple[str, ...], wait: bool,
+           wait_timeout: int, no_log_prefix: bool) -> None:
+    """Create and start containers."""
+    from dockyard.compose.engine_api import project_containers
+    from dockyard.compose.logs import print_logs
+    from dockyard.compose.up import UpOptions, parse_scale, up
+
+    if force_recreate and no_recreate:
+        _fail("--force-recreate and --no-recreate are incompatible", 1)
+    loaded, client = _engine(ctx, services)
+    project = loaded.project
+    opts = UpOptions(services=list(services), force_recreate=force_recreate,
+                     no_recreate=no_recreate, remove_orphans=remove_orphans,
+                     scale=_run(parse_scale, scale, project), wait=wait,
+                     wait_timeout=wait_timeout, known_services=loaded.disabled_services)
+    plan = _run(up, client, project, opts, _say)
+    if detach or wait:
+        return
+    names = [n for level in plan.levels for n in level]
+    containers = project_containers(client, project.name, services=names)
+    click.echo("Attaching to " + ", ".join(c["Names"][0].lstrip("/") for c in containers))
+    try:
+        print_logs(client, containers, click.echo, follow=True, prefix=not no_log_prefix)
+    except KeyboardInterrupt:
+        from dockyard.compose.lifecycle import stop
+
+        click.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
+        _run(stop, client, project, names, _say)
+
+
+@compose.command("down")
+@click.option("-v", "--volumes", is_flag=True, help="Remove named volumes and anonymous volumes")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("-t", "--timeout", type=int, default=None, help="Shutdown timeout in seconds")
+@click.pass_context
+def down_cmd(ctx: click.Context, volumes: bool, remove_orphans: bool, timeout: int | None) -> None:
+    """Stop and remove containers, networks (and with -v volumes)."""
+    from dockyard.compose.lifecycle import down
+
+    loaded, client = _engine(ctx)
+    _run(down, client, loaded.project, _say, volumes=volumes, remove_orphans=remove_orphans,
+         timeout=timeout)
+
+
+@compose.command("ps")
+@click.argument("services", nargs=-1)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all stopped containers")
+@click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
+@click.option("--services", "list_services", is_flag=True, help="Display services")
+@click.option("--format", "fmt", default="table", help="Format the output: table or json")
+@click.pass_context
+def ps_cmd(ctx: click.Context, services: tuple[str, ...], all_: bool, quiet: bool,
+           list_services: bool, fmt: str) -> None:
+    """List containers."""
+    import json
+
+    from dockyard.compose.ps import format_table, summaries, table_rows
+
+    loaded, client = _engine(ctx, services)
+    items = _run(summaries, client, loaded.project.name, services, all=all_)
+    if quiet:
+        click.echo("".join(s["ID"] + "\n" for s in items), nl=False)
+    elif list_services:
+        click.echo("".join(f"{s}\n" for s in dict.fromkeys(s["Service"] for s in items)), nl=False)
+    elif fmt == "json":
+        click.echo("".join(json.dumps(s) + "\n" for s in items), nl=False)
+    elif fmt == "table":
+        click.echo(format_table(table_rows(items)), nl=False)
+    else:
+        _fail(f"invalid --format {fmt!r}: expected table or json", 1)
+
+
+@compose.command("logs")
+@click.argument("services", nargs=-1)
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("-n", "--tail", default="all", help="Number of lines to show from the end")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--no-log-prefix", is_flag=True, help="Don't print prefix in logs")
+@click.pass_context
+def logs_cmd(ctx: click.Context, services: tuple[str, ...], follow: bool, tail: str,
+             timestamps: bool, no_log_prefix: bool) -> None:
+    """View output from containers."""
+    from dockyard.compose.engine_api import project_containers
+    from dockyard.compose.logs import print_logs
+
+    loaded, client = _engine(ctx, services)
+    containers = _run(project_containers, client, loaded.project.name, services=services)
+    try:
+        print_logs(client, containers, click.echo, follow=follow, tail=tail,
+                   timestamps=timestamps, prefix=not no_log_prefix)
+    except KeyboardInterrupt:
+        pass
+
+
+def _simple(name: str, help_text: str, *, timeout: bool = False, signal: bool = False) -> None:
+    """stop / start / restart / kill: the same shape, one lifecycle function each."""
+
+    @click.argument("services", nargs=-1)
+    @click.pass_context
+    def cmd(ctx: click.Context, /, services: tuple[str, ...], **kw: Any) -> None:
+        from dockyard.compose import lifecycle
+
+        loaded, client = _engine(ctx, services)
+        _run(getattr(lifecycle, name), client, loaded.project, services, _say, **kw)
+
+    cmd.__doc__ = help_text
+    if timeout:
+        cmd = click.option("-t", "--timeout", type=int, default=None,
+                           help="Specify a shutdown timeout in seconds")(cmd)
+    if signal:
+        cmd = click.option("-s", "--signal", default=None,
+                           help="SIGNAL to send to the container")(cmd)
+    compose.command(name)(cmd)
+
+
+_simple("stop", "Stop services.", timeout=True)
+_simple("start", "Start services.")
+_simple("restart", "Restart service containers.", timeout=True)
+_simple("kill", "Force stop service containers.", signal=True)
+
+
+@compose.command("rm")
+@click.argument("services", nargs=-1)
+@click.option("-f", "--force", is_flag=True, help="Don't ask to confirm removal")
+@click.option("-s", "--stop", "stop_first", is_flag=True, help="Stop the containers, if required")
+@click.option("-v", "--volumes", is_flag=True, help="Remove any anonymous volumes attached")
+@click.pass_context
+def rm_cmd(ctx: click.Context, services: tuple[str, ...], force: bool, stop_first: bool,
+           volumes: bool) -> None:
+    """Removes stopped service containers (without asking: as with -f)."""
+    from dockyard.compose.lifecycle import rm
+
+    loaded, client = _engine(ctx, services)
+    removed = _run(rm, client, loaded.project, services, _say, stop_first=stop_first,
+                   volumes=volumes)
+    if not removed:
+        click.echo("No stopped containers", err=True)
+
+
+@compose.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation")
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("-u", "--user", default="", help="Run the command as this user")
+@click.option("-w", "--workdir", default="", help="Path to workdir directory for this command")
+@click.option("--index", type=int, default=1, help="Index of the container if service has replicas")
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...], user: str,
+             workdir: str, index: int, service: str, command: tuple[str, ...]) -> None:
+    """Execute a command in a running container."""
+    from dockyard.cli.engine_client import stream
+    from dockyard.compose import labels as L
+    from dockyard.compose.engine_api import project_containers
+
+    loaded, client = _engine(ctx, [service])
+    match = [c for c in _run(project_containers, client, loaded.project.name, services=[service],
+                             all=False)
+             if c["Labels"].get(L.CONTAINER_NUMBER) == str(index)]
+    if not match:
+        _fail(f"service {service!r} is not running", 1)
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    xid = _run(client.exec_create, match[0]["Id"], {
+        "AttachStdin": not detach and tty, "AttachStdout": not detach,
+        "AttachStderr": not detach, "Tty": tty, "Cmd": list(command), "Env": list(env) or None,
+        "WorkingDir": workdir, "User": user})
+    h = _run(client.exec_start, xid, tty=tty, detach=detach)
+    if h is None:
+        return
+    stream(h, tty=tty, stdin=tty, resize=lambda r, c: client.exec_resize(xid, r, c))
+    code = client.exec_inspect(xid).get("ExitCode")
+    sys.exit(int(code) if code is not None else 0)
+
+
+@compose.command("run", context_settings={"allow_interspersed_args": False})
+@click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits")
+@click.option("-d", "--detach", is_flag=True, help="Run container in background")
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("--no-deps", is_flag=True, help="Don't start linked services")
+@click.option("--name", default=None, help="Assign a name to the container")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_cmd(ctx: click.Context, auto_remove: bool, detach: bool, env: tuple[str, ...],
+            no_deps: bool, name: str | None, service: str, command: tuple[str, ...]) -> None:
+    """Run a one-off command on a service (its dependencies are brought up first)."""
+    from dockyard.compose.run import run_oneoff
+
+    loaded, client = _engine(ctx, [service])
+    code = _run(run_oneoff, client, loaded.project, service, list(command) or None, _say,
+                env=list(env), no_deps=no_deps, name=name, detach=detach,
+                auto_remove=auto_remove, emit=click.echo,
+                known_services=loaded.disabled_services)
+    sys.exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ from .errors import APIError, ConnectionFailed
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 API_VERSION = "1.50"
+Filters = dict[str, builtins.list[str]]
 
 
 def resolve_host(host: str | None = None) -> str:
@@ -222,6 +224,32 @@ class Client:
 
     def exec_resize(self, xid: str, h: int, w: int) -> None:
         self._request("POST", f"/exec/{xid}/resize", params={"h": h, "w": w})
+
+    # --- networks and volumes (compose creates and removes these) --------------------
+
+    def networks(self, filters: Filters | None = None) -> builtins.list[dict[str, Any]]:
+        return self._json("GET", "/networks", params={  # type: ignore[no-any-return]
+            "filters": json.dumps(filters) if filters else None})
+
+    def network_create(self, config: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/networks/create", body=config)  # type: ignore[no-any-return]
+
+    def network_remove(self, ref: str) -> None:
+        self._request("DELETE", f"/networks/{ref}")
+
+    def volumes(self, filters: Filters | None = None) -> builtins.list[dict[str, Any]]:
+        doc = self._json("GET", "/volumes", params={
+            "filters": json.dumps(filters) if filters else None})
+        return builtins.list(doc.get("Volumes") or [])
+
+    def volume_create(self, config: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/volumes/create", body=config)  # type: ignore[no-any-return]
+
+    def volume_inspect(self, name: str) -> dict[str, Any]:
+        return self._json("GET", f"/volumes/{name}")  # type: ignore[no-any-return]
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        self._request("DELETE", f"/volumes/{name}", params={"force": force})
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, str] | None:

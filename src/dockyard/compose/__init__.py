@@ -1,4 +1,4 @@
-"""docker compose: the Compose Specification model, and (later) projects on an engine.
+"""docker compose: the Compose Specification model, and projects on an engine.
 
 What it owns: everything from compose files on disk to a validated,
 normalised, typed project, and the plan ``up`` executes.
@@ -18,8 +18,19 @@ normalised, typed project, and the plan ``up`` executes.
     output.py         YAML/JSON as `docker compose config` prints
     loader.py         the pipeline: load_project(ProjectOptions) → LoadedProject
 
+and projects on an engine, through the Docker Engine API only:
+
+    engine_api.py     a service as create/network/volume requests; the project's
+                      objects by label; depends_on conditions awaited
+    up.py             up: the plan executed level by level (--scale, --wait, orphans)
+    lifecycle.py      down, stop, start, restart, kill, rm
+    ps.py             ps rows and JSON as docker compose prints them
+    logs.py           logs (-f), lines prefixed by container name
+    run.py            run: one-off containers
+
 Entry points: ``loader.load_project``, ``planner.plan``,
-``planner.dependency_levels``, ``labels.config_hash``; errors in ``errors.py``.
+``planner.dependency_levels``, ``labels.config_hash``, ``up.up``,
+``lifecycle.down``; errors in ``errors.py``.
 
 It talks to engines only through the Docker Engine API client
 (``dockyard.client``), so it drives Docker's engine as well as ours; it must

@@ -12,6 +12,7 @@ other failure to load a project (its ``ComposeParseFailure``); we keep both.
         ├── ProjectNameError             15   a name that is not [a-z0-9][a-z0-9_-]*
         ├── ExtendsError                 15   missing base service, extends loop
         └── ProjectValidationError       15   cycles, missing depends_on, undefined refs, port conflicts
+    EngineCommandError                    1   a command the engine could not carry out (up, down, …)
 """
 
 from __future__ import annotations
@@ -71,3 +72,9 @@ class ExtendsError(ConfigError):
 
 class ProjectValidationError(ConfigError):
     pass
+
+
+class EngineCommandError(ComposeError):
+    """A command the engine could not carry out: unhealthy dependency, missing image, …"""
+
+    exit_code = 1
