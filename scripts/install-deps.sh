@@ -17,6 +17,7 @@ apt_packages=(
   tmux                # interactive -it tests under a real terminal
   gcc libc6-dev       # builds --init's docker-init (static) on first use
   curl                # make up pings the daemon
+  openssh-client      # ssh-agent, ssh-add, ssh-keygen: RUN --mount=type=ssh tests
 )
 
 missing=()

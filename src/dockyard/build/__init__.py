@@ -8,11 +8,13 @@ refusing cycles and missing stages) and builds every needed stage in its
 own thread, so independent stages run in parallel. ``steps`` runs a
 stage's instructions: metadata ones change the config (``metadata``);
 RUN runs a container through the in-process runtime on an overlay
-snapshot (``runner``, ``mounts`` for ``RUN --mount``, ``secrets``);
+snapshot (``runner``, ``mounts`` for ``RUN --mount``, ``secrets``,
+``ssh`` for agent forwarding);
 COPY/ADD copy from the context (``copy``, filtered by ``dockerignore``) or
 another stage or image. Each layer step has a cache key (``state.step_key``)
-and a record in ``cache`` (SQLite, with usage, prune and a size cap). The
-image is registered with the image service once every stage succeeded.
+and a record in ``cache`` (SQLite, with usage, prune and a size cap);
+cached steps keep the times they were first built at, so a rebuild with
+nothing changed gives the same image ID. The image is registered with the image service once every stage succeeded.
 ``outputs`` writes ``--output type=local|tar``; ``progress`` shows steps;
 ``context`` unpacks a context sent as a tar (stdin, ``POST /build``).
 

@@ -9,6 +9,11 @@ the blob if GC took it. ``last_used``/``usage_count`` are updated on every
 hit; ``prune`` drops records by age (``until``) and then least recently
 used first until the total is under ``keep_storage``. ``DEFAULT_CAP`` bounds
 the cache after every build (GC honours it).
+
+``step_times`` remembers when each step key (layer or metadata-only) was
+first built: a cached step's history ``created`` comes from there (or from
+its layer record), so a fully cached rebuild makes a byte-identical config
+and thus the same image ID, as Docker's legacy builder does.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ CREATE TABLE IF NOT EXISTS records (
     created REAL NOT NULL,
     last_used REAL NOT NULL,
     usage_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS step_times (
+    key TEXT PRIMARY KEY,
+    created REAL NOT NULL
 );
 """
 
@@ -71,17 +80,33 @@ class CacheStore:
             self._db.execute("UPDATE records SET last_used=?, usage_count=usage_count+1 WHERE key=?",
                              (time.time(), key))
 
-    def put(self, key: str, description: str, digest: str, diff_id: str, media_type: str, size: int) -> None:
+    def put(self, key: str, description: str, digest: str, diff_id: str, media_type: str, size: int) -> float:
+        """Record a step's layer; returns its ``created`` time."""
         now = time.time()
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,0)",
                 (key, description, digest, diff_id, media_type, size, now, now),
             )
+            self._db.execute("INSERT OR REPLACE INTO step_times VALUES (?,?)", (key, now))
+        return now
+
+    def step_time(self, key: str, fresh: bool = False) -> float:
+        """When the step ``key`` was first built (now, and remembered, if never
+        or if ``fresh``: it was just built again, e.g. under ``--no-cache``)."""
+        now = time.time()
+        with self._lock:
+            if not fresh:
+                row = self._db.execute("SELECT created FROM step_times WHERE key=?", (key,)).fetchone()
+                if row:
+                    return float(row[0])
+            self._db.execute("INSERT OR REPLACE INTO step_times VALUES (?,?)", (key, now))
+        return now
 
     def delete(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM records WHERE key=?", (key,))
+            self._db.execute("DELETE FROM step_times WHERE key=?", (key,))
 
     def all(self) -> list[Record]:
         with self._lock:

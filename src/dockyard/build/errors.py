@@ -8,7 +8,7 @@
     ├── ContextError                a source outside the context, a missing file, a bad .dockerignore
     ├── RunError                    a RUN that exited non-zero: its exit code and last lines of output
     ├── PlatformError               a RUN for a platform this host can't run
-    ├── SecretError                 a bad --secret, or a secret a RUN asks for that was not given
+    ├── SecretError                 a bad --secret/--ssh, or a required secret or ssh agent not given
     ├── FetchError                  ADD of a URL that can't be fetched or fails its --checksum
     └── CancelledError              the build was cancelled (Ctrl-C, client gone)
 """

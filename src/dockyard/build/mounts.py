@@ -8,7 +8,9 @@ Types: ``bind`` (default; ``from`` a stage, an image or the context,
 ``source``, ``target``, ``rw``), ``cache`` (``id``, ``target``,
 ``sharing``, ``from``, ``source``, ``mode``, ``uid``, ``gid``), ``tmpfs``
 (``target``, ``size``), ``secret`` (``id``, ``target``, ``required``,
-``mode``, ``uid``, ``gid``) and ``ssh`` (refused: no agent forwarding).
+``mode``, ``uid``, ``gid``) and ``ssh`` (``id``, default ``default``;
+``target``, default ``/run/buildkit/ssh_agent.<n>`` for the n-th ssh mount
+of the RUN; ``required``, ``mode`` (0600), ``uid``, ``gid``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def _bool(v: str, spec: str) -> bool:
     raise BuildError(f"invalid --mount {spec!r}: expected a boolean, got {v!r}")
 
 
-def parse_mount(spec: str, workdir: str = "/") -> RunMount:
+def parse_mount(spec: str, workdir: str = "/", ssh_index: int = 0) -> RunMount:
+    """One ``--mount`` value; ``ssh_index``: how many ssh mounts this RUN had before it."""
     fields: dict[str, str] = {}
     for part in spec.split(","):
         k, _, v = part.partition("=")
@@ -64,11 +67,9 @@ def parse_mount(spec: str, workdir: str = "/") -> RunMount:
     kind = fields.get("type", "bind")
     if kind not in _KEYS:
         raise BuildError(f"invalid --mount {spec!r}: unsupported mount type {kind!r} "
-                         "(expected bind, cache, tmpfs, secret)")
+                         "(expected bind, cache, tmpfs, secret, ssh)")
     if fields.get("sharing", "shared") not in ("shared", "private", "locked"):
         raise BuildError(f"invalid --mount {spec!r}: sharing must be shared, private or locked")
-    if kind == "ssh":
-        raise BuildError(f"--mount {spec!r}: ssh mounts need an ssh agent, which this builder does not forward")
     for k in fields:
         if k not in _KEYS[kind]:
             raise BuildError(f"invalid --mount {spec!r}: unexpected key {k!r} for type={kind}")
@@ -80,11 +81,14 @@ def parse_mount(spec: str, workdir: str = "/") -> RunMount:
         if not sid:
             raise BuildError(f"invalid --mount {spec!r}: secret mounts need id=")
         target = target or f"/run/secrets/{sid}"
+    if kind == "ssh":
+        sid = sid or "default"
+        target = target or f"/run/buildkit/ssh_agent.{ssh_index}"
     if not target:
         raise BuildError(f"invalid --mount {spec!r}: target= is required")
     if not target.startswith("/"):
         target = posixpath.join(workdir, target)
-    readonly = kind in ("bind", "secret")
+    readonly = kind in ("bind", "secret", "ssh")
     if "rw" in fields or "readwrite" in fields:
         readonly = not _bool(fields.get("rw", fields.get("readwrite", "")), spec)
     if kind == "cache" and ("ro" in fields or "readonly" in fields):
@@ -96,6 +100,6 @@ def parse_mount(spec: str, workdir: str = "/") -> RunMount:
         type=kind, target=posixpath.normpath(target), source=fields.get("source", fields.get("src", "")),
         from_=fields.get("from", ""), id=sid or (posixpath.normpath(target) if kind == "cache" else ""),
         readonly=readonly, sharing=fields.get("sharing", "shared"), size=fields.get("size", ""),
-        required=_bool(fields.get("required", "false"), spec) if kind == "secret" else False,
+        required=_bool(fields.get("required", "false"), spec) if kind in ("secret", "ssh") else False,
         mode=mode, uid=int(fields.get("uid", "0") or 0), gid=int(fields.get("gid", "0") or 0),
     )

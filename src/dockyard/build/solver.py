@@ -85,6 +85,7 @@ class BuildOptions:
     network: str = "default"
     platform: str = ""
     secrets: dict[str, bytes] = field(default_factory=dict)
+    ssh: dict[str, str] = field(default_factory=dict)  # --ssh: id -> agent socket path
     outputs: list[dict[str, str]] = field(default_factory=list)  # outputs.parse_output
     iidfile: str = ""
     progress: Progress | None = None
@@ -263,12 +264,15 @@ class Builder:
         cfg = st.config
         if labels:
             cfg.labels = {**(cfg.labels or {}), **labels}
+        # The image's time is its last step's (from the cache when cached), so
+        # a rebuild with nothing changed gives the same config, hence the same ID.
         now = rfc3339(time.time())
         for h in st.history:
             if h.created is None:
                 h.created = now
+        last = st.history[-1].created if st.history else None
         config = ImageConfig(
-            created=now, author=st.author or None, architecture=st.platform.architecture, os=st.platform.os,
+            created=last or now, author=st.author or None, architecture=st.platform.architecture, os=st.platform.os,
             variant=st.platform.variant, config=cfg, rootfs=RootFS(diff_ids=list(st.diff_ids)),
             history=list(st.history),
         )

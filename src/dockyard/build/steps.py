@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.content import LABEL_GC_ROOT
 from dockyard.images.errors import ImageError
+from dockyard.images.inspect import rfc3339
 from dockyard.images.model import chain_ids
 from dockyard.images.service import LABEL_LAYER
 from dockyard.oci import mediatypes as mt
@@ -46,6 +47,7 @@ from .lex import expand
 from .mounts import RunMount, parse_mount
 from .runner import RunSpec
 from .runner import run as run_container
+from .ssh import AgentProxy
 from .state import DEFAULT_PATH, State, step_key
 
 if TYPE_CHECKING:
@@ -145,8 +147,7 @@ class StageRun:
             raise
         except BuildError as e:
             raise DockerfileError(str(e), inst.line) from None
-        st.key = step_key(st.key, created_by)
-        st.history.append(History(created_by=created_by, empty_layer=True))
+        self._empty_step(st, created_by)
 
     def _arg(self, inst: ins.Arg, st: State) -> None:
         opts = self.s.opts
@@ -163,8 +164,7 @@ class StageRun:
             st.args[name] = value
             parts.append(f"{name}={value}" if value is not None else name)
         created_by = "ARG " + " ".join(parts)
-        st.key = step_key(st.key, created_by)
-        st.history.append(History(created_by=created_by, empty_layer=True))
+        self._empty_step(st, created_by)
 
     def _workdir(self, inst: ins.Single, st: State) -> None:
         path = expand(inst.value, st.scope(), escape=self.escape)
@@ -179,8 +179,7 @@ class StageRun:
         with self.mounted(st) as (rootfs, _):
             exists = os.path.isdir(secure_join(rootfs, path))
         if exists:
-            st.key = step_key(st.key, created_by)
-            st.history.append(History(created_by=created_by, empty_layer=True))
+            self._empty_step(st, created_by)
             return
         self._layer_step(st, created_by, step_key(st.key, created_by), make)
 
@@ -212,7 +211,10 @@ class StageRun:
         network = expand(inst.network, scope, escape=self.escape) if inst.network else s.opts.network
         if network not in ("default", "none", "host"):
             raise DockerfileError(f"RUN --network={network}: expected default, none or host", inst.line)
-        mounts = [parse_mount(expand(m, scope, escape=self.escape), st.workdir) for m in inst.mounts]
+        mounts: list[RunMount] = []
+        for spec in inst.mounts:
+            mounts.append(parse_mount(expand(spec, scope, escape=self.escape), st.workdir,
+                                      ssh_index=sum(m.type == "ssh" for m in mounts)))
         env = st.run_env()
         in_scope = {k: v for k, v in st.args.items() if v is not None and k not in st.env}
         prefix = f"|{len(in_scope)} " + " ".join(f"{k}={v}" for k, v in in_scope.items()) + " " if in_scope else ""
@@ -228,7 +230,8 @@ class StageRun:
 
         def work(rootfs: str, step: Step) -> None:
             with contextlib.ExitStack() as stack:
-                oci_mounts = [om for m in mounts if (om := self._oci_mount(m, stack)) is not None]
+                oci_all = [self._oci_mount(m, stack) for m in mounts]
+                oci_mounts = [om for om in oci_all if om is not None]
                 if args[0].startswith("/dev/pipes/"):
                     script = os.path.join(stack.enter_context(self.workdir()), "script")
                     with open(script, "w") as f:
@@ -240,6 +243,11 @@ class StageRun:
                 work_dir = stack.enter_context(self.workdir())
                 run_env = env if any(e.startswith("HOME=") for e in env) else [
                     *env, f"HOME={users.home(rootfs, uid)}"]  # runc sets HOME; our runtime leaves it to us
+                ssh_targets = [str(om["destination"]) for m, om in zip(mounts, oci_all, strict=True)
+                               if m.type == "ssh" and om is not None]
+                if ssh_targets:  # this step only: never in the image's env or the cache key
+                    run_env = [e for e in run_env if not e.startswith("SSH_AUTH_SOCK=")]
+                    run_env.append(f"SSH_AUTH_SOCK={ssh_targets[0]}")
                 spec = RunSpec(args=args, env=run_env, cwd=st.workdir, uid=uid, gid=gid, network=network,
                                mounts=oci_mounts)
                 run_container(s.containers, rootfs, work_dir, spec,
@@ -279,6 +287,17 @@ class StageRun:
             os.chmod(path, m.mode if m.mode is not None else 0o400)
             os.chown(path, m.uid, m.gid)
             return {"destination": m.target, "type": "bind", "source": path, "options": ["bind", "ro"]}
+        if m.type == "ssh":
+            agent = self.s.opts.ssh.get(m.id)
+            if agent is None:
+                if m.required:
+                    raise SecretError(f"no ssh agent for id {m.id!r} (pass it with --ssh {m.id}[=SOCKET])")
+                return None
+            d = stack.enter_context(self.workdir())
+            proxy = AgentProxy(agent, os.path.join(d, "agent.sock"),
+                               m.mode if m.mode is not None else 0o600, m.uid, m.gid)
+            stack.callback(proxy.close)
+            return {"destination": m.target, "type": "bind", "source": proxy.path, "options": ["bind"]}
         if m.type == "cache":
             if m.from_:
                 src = stack.enter_context(self.source_root(m.from_))
@@ -418,6 +437,12 @@ class StageRun:
         finally:
             self.sn.remove(key)
 
+    def _empty_step(self, st: State, created_by: str) -> None:
+        """A metadata-only step: no layer; its time is when its key was first built."""
+        st.key = step_key(st.key, created_by)
+        created = self.s.builder.cache.step_time(st.key, fresh=bool(self.no_cache))
+        st.history.append(History(created_by=created_by, empty_layer=True, created=rfc3339(created)))
+
     def _layer_step(self, st: State, created_by: str, key: str, work: Callable[[str, Step], None],
                     display: str = "", reusable: bool = True) -> None:
         s = self.s
@@ -433,7 +458,7 @@ class StageRun:
                     s.builder.cache.touch(key)
                     self.images.content.add_to_lease(s.lease, rec.digest)
                     self._append(st, Descriptor(media_type=rec.media_type, digest=rec.digest, size=rec.size),
-                                 rec.diff_id, chain, key, created_by)
+                                 rec.diff_id, chain, key, created_by, rec.created)
                     s.progress.done(step, cached=True)
                     with s.lock:
                         s.cached += 1
@@ -443,8 +468,8 @@ class StageRun:
                 layer, diff_id = hit
                 chain = self._ensure_snapshot(st.chain, diff_id, layer.digest, layer.media_type)
                 self.images.content.update_labels(layer.digest, {LABEL_GC_ROOT: GC_ROOT_OWNER})
-                s.builder.cache.put(key, created_by, layer.digest, diff_id, layer.media_type, layer.size)
-                self._append(st, layer, diff_id, chain, key, created_by)
+                created = s.builder.cache.put(key, created_by, layer.digest, diff_id, layer.media_type, layer.size)
+                self._append(st, layer, diff_id, chain, key, created_by, created)
                 s.progress.done(step, cached=True)
                 with s.lock:
                     s.cached += 1
@@ -474,9 +499,9 @@ class StageRun:
             if not committed:
                 with contextlib.suppress(snapshot_errors.SnapshotError):
                     self.sn.remove(active)
-        s.builder.cache.put(key, created_by, digest, result.diff_id, mt.OCI_LAYER_GZIP, size)
+        created = s.builder.cache.put(key, created_by, digest, result.diff_id, mt.OCI_LAYER_GZIP, size)
         self._append(st, Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=digest, size=size),
-                     result.diff_id, chain, key, created_by)
+                     result.diff_id, chain, key, created_by, created)
         s.progress.done(step)
         with s.lock:
             s.ran += 1
@@ -500,12 +525,13 @@ class StageRun:
                 return img.layers[n], img.diff_ids[n]
         return None
 
-    def _append(self, st: State, layer: Descriptor, diff_id: str, chain: str, key: str, created_by: str) -> None:
+    def _append(self, st: State, layer: Descriptor, diff_id: str, chain: str, key: str, created_by: str,
+                created: float) -> None:
         st.layers.append(layer)
         st.diff_ids.append(diff_id)
         st.chain = chain
         st.key = key
-        st.history.append(History(created_by=created_by))
+        st.history.append(History(created_by=created_by, created=rfc3339(created)))
 
     def _ensure_snapshot(self, parent: str, diff_id: str, digest: str, media_type: str) -> str:
         chain = chain_ids([parent, diff_id])[-1] if parent else diff_id

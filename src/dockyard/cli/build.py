@@ -76,6 +76,7 @@ def _open(root: str | None) -> tuple[Any, Any]:
 @click.option("--network", default="default", help="Networking mode for RUN: default, none, host")
 @click.option("--platform", default="", help="Set the target platform for the build")
 @click.option("--secret", "secrets", multiple=True, help="Secret to expose: id=x,src=file or id=x,env=VAR")
+@click.option("--ssh", "ssh", multiple=True, help="SSH agent socket to expose: default or id[=socket]")
 @click.option("-o", "--output", "outputs", multiple=True, help="Output destination (type=local,dest=DIR or type=tar,dest=FILE)")
 @click.option("--progress", default="auto", type=click.Choice(["auto", "plain", "tty", "quiet"]))
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success")
@@ -83,7 +84,7 @@ def _open(root: str | None) -> tuple[Any, Any]:
 @click.option("--root", envvar="DOCKYARD_ROOT", default=None, metavar="DIR", help="Root of dockyard's state")
 def build(path: str, tags: tuple[str, ...], file: str, build_args: tuple[str, ...], labels: tuple[str, ...],
           target: str, no_cache: bool, no_cache_filter: tuple[str, ...], cache_from: tuple[str, ...], network: str, platform: str,
-          secrets: tuple[str, ...], outputs: tuple[str, ...], progress: str, quiet: bool, iidfile: str,
+          secrets: tuple[str, ...], ssh: tuple[str, ...], outputs: tuple[str, ...], progress: str, quiet: bool, iidfile: str,
           root: str | None) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.build import BuildOptions
@@ -91,10 +92,12 @@ def build(path: str, tags: tuple[str, ...], file: str, build_args: tuple[str, ..
     from dockyard.build.outputs import parse_output
     from dockyard.build.progress import PlainProgress, Progress, TtyProgress
     from dockyard.build.secrets import parse_secret
+    from dockyard.build.ssh import parse_ssh
 
     stdin_dir = ""
     try:
         secret_values = dict(parse_secret(s) for s in secrets)
+        ssh_agents = dict(parse_ssh(s) for s in ssh)
         outs = [parse_output(o) for o in outputs]
         text = sys.stdin.read() if file == "-" else None
         if path == "-":  # the context (a tar) or the Dockerfile on stdin
@@ -116,7 +119,7 @@ def build(path: str, tags: tuple[str, ...], file: str, build_args: tuple[str, ..
             build_args=_kv(build_args, "--build-arg"), labels=_kv(labels, "--label"), target=target,
             no_cache=no_cache, no_cache_filter=[s.lower() for s in no_cache_filter], network=network,
             cache_from=list(cache_from),
-            platform=platform, secrets=secret_values, outputs=outs, iidfile=iidfile, progress=prog,
+            platform=platform, secrets=secret_values, ssh=ssh_agents, outputs=outs, iidfile=iidfile, progress=prog,
         )
     except BuildError as e:
         click.echo(f"ERROR: {e}", err=True)

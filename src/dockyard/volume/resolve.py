@@ -84,11 +84,16 @@ def _walk(root_fd: int, root: str, subpath: str) -> int:
                                        "in the volume") from None
             st = os.fstat(fd)
             if stat.S_ISLNK(st.st_mode):
-                os.close(fd)
+                # Read the very link we opened (readlinkat(fd, "")), not the
+                # name again: a swapped-in rename between the two would make
+                # the name point elsewhere, or nowhere.
+                try:
+                    target = os.readlink("", dir_fd=fd)
+                finally:
+                    os.close(fd)
                 links += 1
                 if links > MAX_LINKS:
                     raise UnsafePath(f"volume subpath {subpath!r}: too many symlinks")
-                target = os.readlink(part, dir_fd=stack[-1])
                 if target.startswith("/"):
                     raise UnsafePath(f"volume subpath {subpath!r}: {part!r} is an absolute "
                                      f"symlink ({target}), which would leave the volume")

@@ -8,6 +8,7 @@ login and search are in ``routes.distribution``.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 
@@ -69,6 +70,13 @@ async def save(request: web.Request) -> web.StreamResponse:
     images = request.app[IMAGES]
     await asyncio.to_thread(images.get, names[0])  # a missing image is a 404, not a broken tar
     r, w = os.pipe()
+    # The writer's ``sendfile`` moves blobs file → pipe in the kernel; the event
+    # loop reads the pipe itself as data arrives (a thread hop per 64 KiB read
+    # cost about half the daemon's CPU for a save), through a 1 MiB pipe.
+    try:
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # the default size still works, only slower
 
     def write() -> None:
         with open(w, "wb") as f:
@@ -77,17 +85,21 @@ async def save(request: web.Request) -> web.StreamResponse:
             except BrokenPipeError:
                 pass
 
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 21)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                open(r, "rb", buffering=0))
     task = asyncio.ensure_future(asyncio.to_thread(write))
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar"})
     try:
         await resp.prepare(request)
-        while chunk := await asyncio.to_thread(os.read, r, 1 << 16):
+        while chunk := await reader.read(1 << 20):
             await resp.write(chunk)
         await resp.write_eof()
     except ConnectionError:
         pass
     finally:
-        os.close(r)
+        transport.close()  # closes r: a writer still going gets EPIPE and stops
         await task
     return resp
 
@@ -97,7 +109,10 @@ async def load(request: web.Request) -> web.StreamResponse:
 
     body = tempfile.TemporaryFile()
     try:
-        async for chunk in request.content.iter_chunked(1 << 16):
+        # Spooled to a file so the load can copy blobs by offset from a seekable
+        # archive; taken as it arrives (``iter_any``) rather than re-cut into
+        # fixed 64 KiB chunks, which joined and copied every byte once more.
+        async for chunk in request.content.iter_any():
             body.write(chunk)
         body.seek(0)
         lines = await asyncio.to_thread(request.app[IMAGES].load, body)
