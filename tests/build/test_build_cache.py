@@ -33,7 +33,7 @@ def test_cache_hits_reruns_and_prune(builder, store, ctx, unique) -> None:  # ty
     r = b()
     assert (r.run_steps, r.cached_steps) == (0, 4)  # nothing changed: no step runs
     assert _count(builder) == 1
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 10  # loose: the step counts above are the real check
     assert store.get(f"{unique}:c").diff_ids == first.diff_ids
 
     (ctx / "ignored.txt").write_text("changed, but .dockerignore'd\n")
