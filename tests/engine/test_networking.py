@@ -103,3 +103,47 @@ def test_dns_by_name_alias_and_host_gateway_on_a_user_network(net_daemon: Daemon
     assert f"{host_gw}\thgw\n".encode() in r.stdout, r.stdout
     assert f"nameserver {gw}\n".encode() in r.stdout, r.stdout
     d.docker("rm", "-f", unique + "-a", check=True)
+
+
+def test_network_connect_and_disconnect_running_and_created(net_daemon: Daemon,
+                                                            unique: str) -> None:
+    d = net_daemon
+    net = unique + "-cn"
+    subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
+    d.docker("network", "create", "--subnet", subnet, net, check=True)
+    prefix = subnet.rsplit(".", 1)[0] + "."
+
+    # a running container on the default bridge joins a second network now
+    d.docker("run", "-d", "--name", unique, "busybox", "sleep", "60", check=True)
+    d.docker("network", "connect", "--alias", "second", net, unique, check=True)
+    r = d.docker("exec", unique, "ip", "-o", "-4", "addr", "show", "eth1", check=True)
+    assert f"inet {prefix}".encode() in r.stdout, r.stdout
+    doc = json.loads(d.docker("inspect", unique, check=True).stdout)[0]
+    assert set(doc["NetworkSettings"]["Networks"]) == {"bridge", net}
+    # the alias resolves for others on that network
+    r = d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W2", "second")
+    assert r.returncode == 0, r.stderr
+    # twice is a conflict; a missing network is 404-class; nothing changes
+    r = d.docker("network", "connect", net, unique)
+    assert r.returncode != 0 and b"already exists" in r.stderr
+    r = d.docker("network", "connect", unique + "-nope", unique)
+    assert r.returncode != 0 and b"not found" in r.stderr
+    # disconnect: eth1 is gone, the record forgets the network
+    d.docker("network", "disconnect", net, unique, check=True)
+    r = d.docker("exec", unique, "ip", "-o", "link", "show", "eth1")
+    assert r.returncode != 0
+    doc = json.loads(d.docker("inspect", unique, check=True).stdout)[0]
+    assert set(doc["NetworkSettings"]["Networks"]) == {"bridge"}
+    r = d.docker("network", "disconnect", net, unique)
+    assert r.returncode != 0 and b"not connected" in r.stderr
+
+    # a created container keeps the connection and joins at start (compose's way)
+    d.docker("create", "--name", unique + "-c", "busybox", "sleep", "60", check=True)
+    d.docker("network", "connect", net, unique + "-c", check=True)
+    d.docker("start", unique + "-c", check=True)
+    r = d.docker("exec", unique + "-c", "ip", "-o", "-4", "addr", check=True)
+    assert f"inet {prefix}".encode() in r.stdout and b"eth1" in r.stdout, r.stdout
+    # a network with endpoints cannot be removed
+    r = d.docker("network", "rm", net)
+    assert r.returncode != 0
+    d.docker("rm", "-f", unique, unique + "-c", check=True)

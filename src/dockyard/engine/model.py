@@ -206,6 +206,10 @@ class Container(_S, kw_only=True):
     # create request's NetworkingConfig; we keep the request's list until the
     # network service makes the endpoint at start (and again on restart).
     NetworkAliases: list[str] | None = None
+    # Networks joined with ``docker network connect`` besides NetworkMode's,
+    # name -> aliases: connected at every start, as Docker keeps them in
+    # NetworkSettings.Networks.
+    ExtraNetworks: dict[str, list[str]] | None = None
 
 
 def encode(obj: object) -> bytes:

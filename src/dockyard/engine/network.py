@@ -7,7 +7,9 @@ pid, the engine connects ``/proc/<pid>/ns/net``, publishes ``-p`` ports,
 rewrites ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname`` in place
 (they are bind-mounted, so the inode must stay), and only then says
 ``start``. ``none`` keeps only ``lo``; ``host`` and ``container:X`` share
-another namespace and connect nothing. At exit every endpoint is
+another namespace and connect nothing. Networks added by ``docker network
+connect`` are kept in the record and joined at every start after the first;
+connecting a running container joins at once. At exit every endpoint is
 disconnected (which unpublishes its ports).
 """
 
@@ -17,7 +19,7 @@ import os
 from typing import Any
 
 from .base import EngineBase
-from .errors import EngineError, NotFound
+from .errors import Conflict, EngineError, InvalidParameter, NotFound
 
 _NO_ENDPOINT = ("none", "host")
 
@@ -93,14 +95,110 @@ class NetworkMixin(EngineBase):
                                       extra_hosts=rec.HostConfig.ExtraHosts,
                                       dns=rec.HostConfig.Dns, dns_search=rec.HostConfig.DnsSearch,
                                       dns_options=rec.HostConfig.DnsOptions)
+            for extra, aliases in (rec.ExtraNetworks or {}).items():
+                svc.connect(extra, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
+                            hostname=hostname, aliases=aliases)
+            if rec.ExtraNetworks:
+                files = self._sandbox_files(rec)
         except NetworkError as ex:
             self._net_teardown(rec)
             raise EngineError(f"failed to set up the network {name}: {ex}") from None
+        self._write_sandbox_files(rec, files)
+
+    def _sandbox_files(self, rec: Any) -> dict[str, str]:
+        assert self.networks is not None
+        hc = rec.HostConfig
+        return self.networks.sandbox_files(
+            rec.Id, hostname=rec.Config.Hostname or rec.Id[:12],
+            domainname=rec.Config.Domainname, extra_hosts=hc.ExtraHosts, dns=hc.Dns,
+            dns_search=hc.DnsSearch, dns_options=hc.DnsOptions)
+
+    def _write_sandbox_files(self, rec: Any, files: dict[str, str]) -> None:
         for fname, text in files.items():
             path = os.path.join(self.container_dir(rec.Id), os.path.basename(fname))
             if os.path.exists(path):
                 with open(path, "w") as f:  # in place: the bind mount holds this inode
                     f.write(text)
+
+    async def network_connect(self, ref: str, network: str,
+                              aliases: list[str] | None = None) -> None:
+        """``docker network connect``: record the network on the container and,
+        if it runs, join it now (a new ``eth<N>``, its files rewritten)."""
+        import asyncio
+
+        from dockyard.network import NetworkError
+
+        if self.networks is None:
+            raise InvalidParameter("this daemon runs without the network service")
+        e = self.get(ref)
+        async with e.lock:
+            rec = e.record
+            try:
+                net = await asyncio.to_thread(self.networks.get, network)
+            except NetworkError:
+                raise NotFound(f"network {network} not found") from None
+            mode = rec.HostConfig.NetworkMode
+            if mode in _NO_ENDPOINT or mode.startswith("container:"):
+                raise InvalidParameter(
+                    f"container sharing network namespace with another container or host "
+                    f"cannot be connected to any other network (network mode {mode})")
+            primary = network_name(mode, self.opts.default_network)
+            if net.Name == primary or net.Name in (rec.ExtraNetworks or {}):
+                raise Conflict(f"endpoint with name {rec.Name.lstrip('/')} already exists in "
+                               f"network {net.Name}")
+            if rec.State.Running:
+                try:
+                    await asyncio.to_thread(
+                        self.networks.connect, net.Name, rec.Id, f"/proc/{rec.State.Pid}/ns/net",
+                        name=rec.Name.lstrip("/"),
+                        hostname=rec.Config.Hostname or rec.Id[:12], aliases=aliases)
+                    files = await asyncio.to_thread(self._sandbox_files, rec)
+                except NetworkError as ex:
+                    raise EngineError(f"failed to connect to network {net.Name}: {ex}") from None
+                self._write_sandbox_files(rec, files)
+            rec.ExtraNetworks = {**(rec.ExtraNetworks or {}), net.Name: list(aliases or [])}
+            await asyncio.to_thread(self.save, rec)
+
+    async def network_disconnect(self, ref: str, network: str, force: bool = False) -> None:
+        """``docker network disconnect``: leave now (if running) and forget the
+        network; disconnecting the NetworkMode network leaves the container on
+        ``none`` from its next start, as Docker drops it from the config."""
+        import asyncio
+
+        from dockyard.network import NetworkError
+
+        if self.networks is None:
+            raise InvalidParameter("this daemon runs without the network service")
+        e = self.get(ref)
+        async with e.lock:
+            rec = e.record
+            try:
+                net = await asyncio.to_thread(self.networks.get, network)
+            except NetworkError:
+                raise NotFound(f"network {network} not found") from None
+            primary = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
+            extra = dict(rec.ExtraNetworks or {})
+            if net.Name != primary and net.Name not in extra:
+                raise InvalidParameter(f"container {rec.Id[:12]} is not connected to network "
+                                       f"{net.Name}")
+            if rec.State.Running:
+                try:
+                    await asyncio.to_thread(self.networks.disconnect, net.Name, rec.Id, force)
+                    files = await asyncio.to_thread(self._sandbox_files, rec)
+                except NetworkError as ex:
+                    raise EngineError(f"failed to disconnect from network {net.Name}: "
+                                      f"{ex}") from None
+                self._write_sandbox_files(rec, files)
+            extra.pop(net.Name, None)
+            if net.Name == primary:
+                # Another joined network becomes the main one; with none left
+                # the container is on ``none`` from its next start.
+                promoted = next(iter(extra), None)
+                rec.HostConfig.NetworkMode = promoted or "none"
+                if promoted is not None:
+                    rec.NetworkAliases = extra.pop(promoted) or None
+            rec.ExtraNetworks = extra or None
+            await asyncio.to_thread(self.save, rec)
 
     def _net_teardown(self, rec: Any) -> None:
         if self.networks is None:

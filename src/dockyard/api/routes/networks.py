@@ -1,4 +1,5 @@
-"""``/networks``: the network service over the Engine API (create, list, inspect, rm, prune)."""
+"""``/networks``: the network service over the Engine API (create, list, inspect, rm,
+prune); connect/disconnect go through the engine, which owns the container side."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from .. import params
 from ..errors import BadRequest
-from ..server import NETWORKS, json_response
+from ..server import ENGINE, NETWORKS, json_response
 
 
 class IPAMConfigBody(msgspec.Struct, kw_only=True):
@@ -35,6 +36,20 @@ class NetworkCreateRequest(msgspec.Struct, kw_only=True):
     IPAM: IPAMBody | None = None
     Options: dict[str, str] | None = None
     Labels: dict[str, str] | None = None
+
+
+class EndpointConfigBody(msgspec.Struct, kw_only=True):
+    Aliases: list[str] | None = None
+
+
+class ConnectRequest(msgspec.Struct, kw_only=True):
+    Container: str
+    EndpointConfig: EndpointConfigBody | None = None
+
+
+class DisconnectRequest(msgspec.Struct, kw_only=True):
+    Container: str
+    Force: bool = False
 
 
 def _svc(request: web.Request) -> Any:
@@ -76,6 +91,20 @@ async def remove(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+async def connect(request: web.Request) -> web.StreamResponse:
+    body = params.body(await request.read(), ConnectRequest, allow_empty=False)
+    aliases = body.EndpointConfig.Aliases if body.EndpointConfig else None
+    await request.app[ENGINE].network_connect(body.Container, request.match_info["id"], aliases)
+    return web.Response(status=200)
+
+
+async def disconnect(request: web.Request) -> web.StreamResponse:
+    body = params.body(await request.read(), DisconnectRequest, allow_empty=False)
+    await request.app[ENGINE].network_disconnect(body.Container, request.match_info["id"],
+                                                 body.Force)
+    return web.Response(status=200)
+
+
 async def prune(request: web.Request) -> web.StreamResponse:
     gone = await asyncio.to_thread(_svc(request).prune)
     return json_response({"NetworksDeleted": gone or None})
@@ -87,4 +116,6 @@ ROUTES = [
     ("POST", "/networks/prune", prune),
     ("GET", "/networks/{id}", inspect),
     ("DELETE", "/networks/{id}", remove),
+    ("POST", "/networks/{id}/connect", connect),
+    ("POST", "/networks/{id}/disconnect", disconnect),
 ]
