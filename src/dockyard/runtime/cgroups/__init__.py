@@ -34,9 +34,13 @@ Imports from dockyard: ``oci`` and ``linux`` only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from dockyard.oci.runtime import LinuxResources
+# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxResources
 
 
 @dataclass

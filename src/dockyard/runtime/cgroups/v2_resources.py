@@ -7,7 +7,12 @@ weight, and ``memory.swap.max`` as swap *alone* (spec swap minus limit).
 
 from __future__ import annotations
 
-from dockyard.oci.runtime import LinuxBlockIO, LinuxCPU, LinuxHugepageLimit, LinuxMemory
+# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxBlockIO, LinuxCPU, LinuxHugepageLimit, LinuxMemory
 
 from . import fs
 from .errors import InvalidResourceError, UnsupportedResourceError
