@@ -147,3 +147,30 @@ def test_network_connect_and_disconnect_running_and_created(net_daemon: Daemon,
     r = d.docker("network", "rm", net)
     assert r.returncode != 0
     d.docker("rm", "-f", unique, unique + "-c", check=True)
+
+
+def test_legacy_links_on_the_bridge_and_on_a_user_network(net_daemon: Daemon,
+                                                            unique: str) -> None:
+    d = net_daemon
+    d.docker("run", "-d", "--name", unique + "-srv", "busybox", "sleep", "60", check=True)
+    r = d.docker("run", "--rm", "--link", unique + "-srv:db", "busybox", "sh", "-c",
+                 "cat /etc/hosts; ping -c1 -W2 db", check=True)
+    ip = json.loads(d.docker("inspect", unique + "-srv", check=True).stdout)[0][
+        "NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert f"{ip}\tdb ".encode() in r.stdout and b"1 packets received" in r.stdout, r.stdout
+    # a missing target is refused before anything runs
+    r = d.docker("run", "--rm", "--link", "no-such-" + unique + ":x", "busybox", "true")
+    assert r.returncode != 0 and b"could not get container" in r.stderr, r.stderr
+
+    net = unique + "-ln"
+    subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
+    d.docker("network", "create", "--subnet", subnet, net, check=True)
+    d.docker("run", "-d", "--network", net, "--name", unique + "-srv2", "busybox", "sleep",
+             "60", check=True)
+    r = d.docker("run", "--rm", "--network", net, "--link", unique + "-srv2:db2", "busybox",
+                 "ping", "-c1", "-W2", "db2")
+    assert r.returncode == 0 and b"1 packets received" in r.stdout, r.stderr
+    # the link name is this container's only
+    r = d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W1", "db2")
+    assert r.returncode != 0
+    d.docker("rm", "-f", unique + "-srv", unique + "-srv2", check=True)

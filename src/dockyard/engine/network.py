@@ -84,9 +84,14 @@ class NetworkMixin(EngineBase):
 
         svc = self.networks
         hostname = rec.Config.Hostname or rec.Id[:12]
+        links = self._links(rec)
         try:
+            predefined = svc.get(name).predefined
+            # Legacy --link: on the default bridge an /etc/hosts line; on a
+            # user-defined network a name our DNS answers for this sandbox only.
             svc.connect(name, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
-                        hostname=hostname, aliases=rec.NetworkAliases)
+                        hostname=hostname, aliases=rec.NetworkAliases,
+                        links=None if predefined else [f"{t}:{a}" for t, a, _ in links])
             specs = port_specs(rec.HostConfig.PortBindings)
             if specs:
                 svc.publish(name, rec.Id, [m for s in specs for m in parse_publish(s)])
@@ -94,7 +99,9 @@ class NetworkMixin(EngineBase):
                                       domainname=rec.Config.Domainname,
                                       extra_hosts=rec.HostConfig.ExtraHosts,
                                       dns=rec.HostConfig.Dns, dns_search=rec.HostConfig.DnsSearch,
-                                      dns_options=rec.HostConfig.DnsOptions)
+                                      dns_options=rec.HostConfig.DnsOptions,
+                                      links=[(tid, a) for _, a, tid in links] if predefined
+                                      else None)
             for extra, aliases in (rec.ExtraNetworks or {}).items():
                 svc.connect(extra, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
                             hostname=hostname, aliases=aliases)
@@ -105,13 +112,38 @@ class NetworkMixin(EngineBase):
             raise EngineError(f"failed to set up the network {name}: {ex}") from None
         self._write_sandbox_files(rec, files)
 
+    def _links(self, rec: Any) -> list[tuple[str, str, str]]:
+        """``HostConfig.Links`` (``target[:alias]``) as (target name, alias, target id);
+        a target that does not exist is Docker's "could not get container" error."""
+        out = []
+        for spec in rec.HostConfig.Links or []:
+            target, _, alias = spec.partition(":")
+            target = target.strip("/")
+            alias = alias.rpartition("/")[2] or target
+            try:
+                tid = self.get(target).record.Id
+            except NotFound:
+                raise InvalidParameter(f"could not get container for {target}: No such "
+                                       f"container: {target}") from None
+            out.append((target, alias, tid))
+        return out
+
     def _sandbox_files(self, rec: Any) -> dict[str, str]:
         assert self.networks is not None
+        from dockyard.network import NetworkError
+
         hc = rec.HostConfig
+        legacy: list[tuple[str, str]] | None = None
+        primary = network_name(hc.NetworkMode, self.opts.default_network)
+        try:
+            if primary is not None and self.networks.get(primary).predefined:
+                legacy = [(tid, a) for _, a, tid in self._links(rec)]
+        except (NetworkError, InvalidParameter):
+            legacy = None  # a link target gone since start: its line goes too
         return self.networks.sandbox_files(
             rec.Id, hostname=rec.Config.Hostname or rec.Id[:12],
             domainname=rec.Config.Domainname, extra_hosts=hc.ExtraHosts, dns=hc.Dns,
-            dns_search=hc.DnsSearch, dns_options=hc.DnsOptions)
+            dns_search=hc.DnsSearch, dns_options=hc.DnsOptions, links=legacy)
 
     def _write_sandbox_files(self, rec: Any, files: dict[str, str]) -> None:
         for fname, text in files.items():
