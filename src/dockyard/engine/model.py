@@ -210,6 +210,9 @@ class Container(_S, kw_only=True):
     # name -> aliases: connected at every start, as Docker keeps them in
     # NetworkSettings.Networks.
     ExtraNetworks: dict[str, list[str]] | None = None
+    # NetworkMode's network was left with ``docker network disconnect`` and no
+    # other network took its place: start connects nothing until a connect.
+    NetworkDetached: bool = False
 
 
 def encode(obj: object) -> bytes:

@@ -78,7 +78,7 @@ class NetworkMixin(EngineBase):
 
     def _net_setup(self, rec: Any, pid: int) -> None:
         name = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
-        if name is None or self.networks is None:
+        if name is None or self.networks is None or rec.NetworkDetached:
             return
         from dockyard.network import NetworkError, parse_publish
 
@@ -175,7 +175,8 @@ class NetworkMixin(EngineBase):
                     f"container sharing network namespace with another container or host "
                     f"cannot be connected to any other network (network mode {mode})")
             primary = network_name(mode, self.opts.default_network)
-            if net.Name == primary or net.Name in (rec.ExtraNetworks or {}):
+            if (net.Name == primary and not rec.NetworkDetached) or \
+                    net.Name in (rec.ExtraNetworks or {}):
                 raise Conflict(f"endpoint with name {rec.Name.lstrip('/')} already exists in "
                                f"network {net.Name}")
             if rec.State.Running:
@@ -188,13 +189,17 @@ class NetworkMixin(EngineBase):
                 except NetworkError as ex:
                     raise EngineError(f"failed to connect to network {net.Name}: {ex}") from None
                 self._write_sandbox_files(rec, files)
-            rec.ExtraNetworks = {**(rec.ExtraNetworks or {}), net.Name: list(aliases or [])}
+            if rec.NetworkDetached:  # the first network joined again is the main one
+                rec.HostConfig.NetworkMode = net.Name
+                rec.NetworkAliases = list(aliases or []) or None
+                rec.NetworkDetached = False
+            else:
+                rec.ExtraNetworks = {**(rec.ExtraNetworks or {}), net.Name: list(aliases or [])}
             await asyncio.to_thread(self.save, rec)
 
     async def network_disconnect(self, ref: str, network: str, force: bool = False) -> None:
         """``docker network disconnect``: leave now (if running) and forget the
-        network; disconnecting the NetworkMode network leaves the container on
-        ``none`` from its next start, as Docker drops it from the config."""
+        network (as Docker drops it from NetworkSettings.Networks)."""
         import asyncio
 
         from dockyard.network import NetworkError
@@ -209,6 +214,8 @@ class NetworkMixin(EngineBase):
             except NetworkError:
                 raise NotFound(f"network {network} not found") from None
             primary = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
+            if rec.NetworkDetached:
+                primary = None
             extra = dict(rec.ExtraNetworks or {})
             if net.Name != primary and net.Name not in extra:
                 raise InvalidParameter(f"container {rec.Id[:12]} is not connected to network "
@@ -224,11 +231,13 @@ class NetworkMixin(EngineBase):
             extra.pop(net.Name, None)
             if net.Name == primary:
                 # Another joined network becomes the main one; with none left
-                # the container is on ``none`` from its next start.
+                # the container has no network until the next connect.
                 promoted = next(iter(extra), None)
-                rec.HostConfig.NetworkMode = promoted or "none"
                 if promoted is not None:
+                    rec.HostConfig.NetworkMode = promoted
                     rec.NetworkAliases = extra.pop(promoted) or None
+                else:
+                    rec.NetworkDetached = True
             rec.ExtraNetworks = extra or None
             await asyncio.to_thread(self.save, rec)
 

@@ -14,24 +14,25 @@ from ..errors import BadRequest
 from ..server import ENGINE, NETWORKS, json_response
 
 
+# Clients send null for what they leave unset (docker-py: "IPRange": null).
 class IPAMConfigBody(msgspec.Struct, kw_only=True):
-    Subnet: str = ""
-    IPRange: str = ""
-    Gateway: str = ""
+    Subnet: str | None = ""
+    IPRange: str | None = ""
+    Gateway: str | None = ""
     AuxiliaryAddresses: dict[str, str] | None = None
 
 
 class IPAMBody(msgspec.Struct, kw_only=True):
-    Driver: str = "default"
+    Driver: str | None = "default"
     Config: list[IPAMConfigBody] | None = None
     Options: dict[str, str] | None = None
 
 
 class NetworkCreateRequest(msgspec.Struct, kw_only=True):
     Name: str
-    Driver: str = "bridge"
-    Internal: bool = False
-    Attachable: bool = False
+    Driver: str | None = "bridge"
+    Internal: bool | None = False
+    Attachable: bool | None = False
     EnableIPv6: bool | None = None
     IPAM: IPAMBody | None = None
     Options: dict[str, str] | None = None
@@ -72,13 +73,14 @@ async def create(request: web.Request) -> web.StreamResponse:
     ipam = None
     if body.IPAM is not None:
         ipam = IPAM(Driver=body.IPAM.Driver or "default", Options=body.IPAM.Options or {},
-                    Config=[IPAMConfig(Subnet=c.Subnet, IPRange=c.IPRange, Gateway=c.Gateway,
+                    Config=[IPAMConfig(Subnet=c.Subnet or "", IPRange=c.IPRange or "",
+                                       Gateway=c.Gateway or "",
                                        AuxiliaryAddresses=c.AuxiliaryAddresses or {})
                             for c in body.IPAM.Config or []])
     net = await asyncio.to_thread(
         _svc(request).create_network, body.Name, body.Driver or "bridge", ipam,
-        options=body.Options, labels=body.Labels, internal=body.Internal,
-        attachable=body.Attachable, enable_ipv6=bool(body.EnableIPv6))
+        options=body.Options, labels=body.Labels, internal=bool(body.Internal),
+        attachable=bool(body.Attachable), enable_ipv6=bool(body.EnableIPv6))
     return json_response({"Id": net.Id, "Warning": ""}, 201)
 
 
