@@ -174,3 +174,39 @@ def test_legacy_links_on_the_bridge_and_on_a_user_network(net_daemon: Daemon,
     r = d.docker("run", "--rm", "--network", net, "busybox", "ping", "-c1", "-W1", "db2")
     assert r.returncode != 0
     d.docker("rm", "-f", unique + "-srv", unique + "-srv2", check=True)
+
+
+def test_kill9_daemon_keeps_ports_dns_and_rules(net_daemon: Daemon, unique: str) -> None:
+    d = net_daemon
+    net = unique + "-kr"
+    subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
+    d.docker("network", "create", "--subnet", subnet, net, check=True)
+    d.docker("run", "-d", "--name", unique + "-web", "-p", "127.0.0.1::8080", "busybox", "sh",
+             "-c", "mkdir /www; echo alive > /www/index.html; httpd -f -p 8080 -h /www",
+             check=True)
+    d.docker("run", "-d", "--network", net, "--name", unique + "-db", "busybox", "sleep", "120",
+             check=True)
+    d.docker("run", "-d", "--network", net, "--name", unique + "-cli", "busybox", "sleep",
+             "120", check=True)
+    port = int(json.loads(d.docker("inspect", unique + "-web", check=True).stdout)[0][
+        "NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+
+    def get() -> bytes:
+        for _ in range(50):
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+            except OSError:
+                time.sleep(0.1)
+        return b""
+
+    assert get() == b"alive\n"
+    d.kill9()
+    # no daemon: the kernel's DNAT keeps the port, the bridge keeps the link
+    assert get() == b"alive\n"
+    d.start()
+    assert get() == b"alive\n"
+    assert f"127.0.0.1:{port}".encode() in d.docker("port", unique + "-web", check=True).stdout
+    # the new daemon answers names again on the user network
+    r = d.docker("exec", unique + "-cli", "ping", "-c1", "-W2", unique + "-db")
+    assert r.returncode == 0 and b"1 packets received" in r.stdout, r.stderr
+    d.docker("rm", "-f", unique + "-web", unique + "-db", unique + "-cli", check=True)
