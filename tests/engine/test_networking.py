@@ -210,3 +210,28 @@ def test_kill9_daemon_keeps_ports_dns_and_rules(net_daemon: Daemon, unique: str)
     r = d.docker("exec", unique + "-cli", "ping", "-c1", "-W2", unique + "-db")
     assert r.returncode == 0 and b"1 packets received" in r.stdout, r.stderr
     d.docker("rm", "-f", unique + "-web", unique + "-db", unique + "-cli", check=True)
+
+
+def test_publish_all_exposed_ports(net_daemon: Daemon, unique: str) -> None:
+    d = net_daemon
+    d.docker("run", "-d", "--name", unique + "-src", "busybox", "sleep", "1", check=True)
+    d.docker("commit", "--change", "EXPOSE 8080", "--change", "EXPOSE 9000/udp",
+             unique + "-src", unique + "-img:1", check=True)
+    d.docker("run", "-d", "-P", "-p", "127.0.0.1::9000/udp", "--name", unique, unique + "-img:1",
+             "sh", "-c", "mkdir /www; echo exposed > /www/index.html; httpd -f -p 8080 -h /www",
+             check=True)
+    ports = json.loads(d.docker("inspect", unique, check=True).stdout)[0][
+        "NetworkSettings"]["Ports"]
+    assert set(ports) == {"8080/tcp", "9000/udp"}
+    assert ports["9000/udp"][0]["HostIp"] == "127.0.0.1"  # -p wins over -P for its port
+    port = int(ports["8080/tcp"][0]["HostPort"])
+    body = b""
+    for _ in range(50):
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    assert body == b"exposed\n"
+    d.docker("rm", "-f", unique, unique + "-src", check=True)
+    d.docker("rmi", unique + "-img:1", check=True)

@@ -350,8 +350,9 @@ def _merge_image(config: ContainerConfig, ic: Any, entrypoint: list[str] | None,
         out.Labels = labels
         out.StopSignal = config.StopSignal or ic.stop_signal
         out.Healthcheck = merge_image_health(config.Healthcheck, ic.healthcheck)
-        if ic.exposed_ports and not config.ExposedPorts:
-            out.ExposedPorts = {k: {} for k in ic.exposed_ports}
+        if ic.exposed_ports:  # the image's and the request's, as Docker merges them
+            out.ExposedPorts = {**{k: {} for k in ic.exposed_ports},
+                                **(config.ExposedPorts or {})}
     out.Entrypoint = entrypoint
     out.Cmd = cmd
     if out.Labels is None:

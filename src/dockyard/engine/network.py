@@ -81,6 +81,7 @@ class NetworkMixin(EngineBase):
         if name is None or self.networks is None or rec.NetworkDetached:
             return
         from dockyard.network import NetworkError, parse_publish
+        from dockyard.network.ports import exposed_to_mappings
 
         svc = self.networks
         hostname = rec.Config.Hostname or rec.Id[:12]
@@ -92,9 +93,14 @@ class NetworkMixin(EngineBase):
             svc.connect(name, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
                         hostname=hostname, aliases=rec.NetworkAliases,
                         links=None if predefined else [f"{t}:{a}" for t, a, _ in links])
-            specs = port_specs(rec.HostConfig.PortBindings)
-            if specs:
-                svc.publish(name, rec.Id, [m for s in specs for m in parse_publish(s)])
+            mappings = [m for s in port_specs(rec.HostConfig.PortBindings)
+                        for m in parse_publish(s)]
+            if rec.HostConfig.PublishAllPorts:  # -P: every EXPOSEd port not bound by -p
+                bound = {(m.container_port, m.proto) for m in mappings}
+                mappings += [m for m in exposed_to_mappings(rec.Config.ExposedPorts or {})
+                             if (m.container_port, m.proto) not in bound]
+            if mappings:
+                svc.publish(name, rec.Id, mappings)
             files = svc.sandbox_files(rec.Id, hostname=hostname,
                                       domainname=rec.Config.Domainname,
                                       extra_hosts=rec.HostConfig.ExtraHosts,
