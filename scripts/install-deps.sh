@@ -17,6 +17,8 @@ apt_packages=(
   tmux                # interactive -it tests under a real terminal
   gcc libc6-dev       # builds --init's docker-init (static) on first use
   curl                # make up pings the daemon
+  docker.io           # Docker's engine, for interop tests and benchmarks only; the tests start
+                      # a private dockerd with --iptables=false --bridge=none (no firewall, no bridge)
   openssh-client      # ssh-agent, ssh-add, ssh-keygen: RUN --mount=type=ssh tests
 )
 
