@@ -10,6 +10,9 @@ Registries as dockerd's: ``insecure-registries``/``registry-mirrors`` in
 the config file and ``--insecure-registry``/``--registry-mirror`` flags
 (merged; loopback is always insecure); CA certificates from
 ``/etc/docker/certs.d/<host:port>/``.
+Volume plugins are found in ``--plugin-dir DIR`` (repeatable; config key
+``plugin-dirs``): ``NAME.sock``/``NAME/NAME.sock`` and ``NAME.spec``/``.json``
+there, instead of Docker's /run/docker/plugins and /etc/docker/plugins.
 
 The supervisor fork server is started first, while this process has no
 threads (``engine.zygote``). SIGTERM/SIGINT stop serving and leave the
@@ -32,7 +35,7 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_BRIDGE = "dockyard0"
 _CONFIG_KEYS = {"data-root", "exec-root", "hosts", "log-level", "log-driver", "log-opts",
                 "seccomp-profile", "live-restore", "debug", "bridge", "bip",
-                "insecure-registries", "registry-mirrors"}
+                "insecure-registries", "registry-mirrors", "plugin-dirs"}
 
 
 def _load_config(path: str | None) -> dict[str, Any]:
@@ -86,9 +89,13 @@ def _socket_path(host: str) -> str:
               help="Registry (host:port or CIDR) allowed over plain HTTP (repeatable; loopback always is)")
 @click.option("--registry-mirror", "mirrors", multiple=True, metavar="URL",
               help="Mirror for docker.io pulls (repeatable)")
+@click.option("--plugin-dir", "plugin_dirs", multiple=True, metavar="DIR",
+              help="Where volume plugins' sockets and .spec files are (repeatable; default "
+                   "/run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)")
 def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_level: str | None,
            config_file: str | None, docker_socket: str | None, bridge: str | None,
-           bip: str | None, insecure: tuple[str, ...] = (), mirrors: tuple[str, ...] = ()) -> None:
+           bip: str | None, insecure: tuple[str, ...] = (), mirrors: tuple[str, ...] = (),
+           plugin_dirs: tuple[str, ...] = ()) -> None:
     """Run the engine daemon: the Docker Engine API on a unix socket."""
     conf = _load_config(config_file)
     registry = _registry_options(conf, insecure, mirrors)
@@ -104,6 +111,11 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
         raise click.BadParameter(f"{bridge!r}: an interface name of at most 15 characters",
                                  param_hint="--bridge")
     log_opts = conf.get("log-opts") or {}
+    pdirs = list(plugin_dirs) or conf.get("plugin-dirs") or []
+    if not isinstance(pdirs, list) or not all(isinstance(d, str) and d.startswith("/")
+                                              for d in pdirs):
+        raise click.BadParameter(f"{pdirs!r}: a list of absolute directories",
+                                 param_hint="--plugin-dir/plugin-dirs")
 
     os.makedirs(root, mode=0o711, exist_ok=True)
     lock = _lock(root)  # one daemon per root, held until this process exits
@@ -113,7 +125,7 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
     zygote = Zygote()
     try:
         code = _run(root, run_root, sockets, level, conf.get("log-driver") or "json-file",
-                    log_opts, zygote, bridge, bip, registry)
+                    log_opts, zygote, bridge, bip, registry, tuple(pdirs))
     finally:
         zygote.close()
         os.close(lock)
@@ -175,7 +187,7 @@ def _link_prefix(bridge: str, root: str) -> str:
 
 def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: str,
          log_opts: dict[str, str], zygote: Any, bridge: str, bip: str | None,
-         registry: Any = None) -> int:
+         registry: Any = None, plugin_dirs: tuple[str, ...] = ()) -> int:
     import asyncio
     import logging
     import signal
@@ -201,7 +213,10 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
                                    if engine else [])
         from dockyard.volume import VolumeService
 
-        volumes = VolumeService(root, run_root)
+        # A private plugin dir holds sockets and specs alike (tests, rootless setups).
+        volumes = (VolumeService(root, run_root, plugin_socket_dirs=plugin_dirs,
+                                 plugin_spec_dirs=plugin_dirs)
+                   if plugin_dirs else VolumeService(root, run_root))
         volumes.restore()
         from dockyard.network import NetworkService
 

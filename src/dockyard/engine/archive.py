@@ -7,7 +7,10 @@ container's root, ``..`` clamped), the last component is never followed
 (copying a link copies the link, as Docker does), and extraction goes
 through the layer code, which refuses entries that escape or write through
 a link. A stopped container's snapshot is mounted for the copy and
-unmounted after, under the container's lock so it cannot start meanwhile.
+unmounted after, under the container's lock so it cannot start meanwhile;
+its volumes and binds are mounted on it too (copy-up first, as at start),
+so a copy into ``/data`` lands in the volume there, as with Docker. A
+running container is reached through ``/proc/PID/root``, its own view.
 """
 
 from __future__ import annotations
@@ -84,7 +87,13 @@ class ArchiveMixin(EngineBase):
         e = self.get(ref)
         rootfs = os.path.join(self.run_dir(e.record.Id), "rootfs")
         if e.record.State.Running:
-            yield e, rootfs
+            # The container's own view (its mount namespace through the magic
+            # /proc/PID/root link): volumes and binds are mounted there, not on
+            # the host's rootfs mount, and `docker cp` must land in them.
+            # secure_join keeps every symlink resolved below this root.
+            pid = e.record.State.Pid
+            view = f"/proc/{pid}/root"
+            yield e, view if pid > 0 and os.path.isdir(view) else rootfs
             return
         async with e.lock:
             from dockyard.snapshot import mount_all, unmount_all
@@ -93,9 +102,60 @@ class ArchiveMixin(EngineBase):
             os.makedirs(rootfs, exist_ok=True)
             await asyncio.to_thread(mount_all, mounts, rootfs)
             try:
-                yield e, rootfs
+                stacked = await asyncio.to_thread(self._mount_volumes, e.record, rootfs)
+                try:
+                    yield e, rootfs
+                finally:
+                    await asyncio.to_thread(self._unmount_volumes, e.record, stacked)
             finally:
                 await asyncio.to_thread(unmount_all, rootfs)
+
+    def _mount_volumes(self, rec: Any, rootfs: str) -> list[str]:
+        """Bind ``rec``'s volumes and binds onto its mounted rootfs (tmpfs ones
+        are skipped: their content lives only while it runs). Returns the
+        targets, to unmount in reverse."""
+        if not rec.MountPoints or self.volumes is None:
+            return []
+        from dockyard.linux.syscalls import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mount
+        from dockyard.runtime.securejoin import open_in_root
+        from dockyard.volume import VolumeError
+        from dockyard.volume.container import setup
+
+        try:
+            oci = setup(self.volumes, rec.Id, rec.MountPoints, rootfs)
+        except VolumeError as ex:
+            raise InvalidParameter(f"error while mounting volumes: {ex}") from None
+        done: list[str] = []
+        try:
+            # parents before children, as the runtime mounts them
+            for m in sorted((m for m in oci if m.type == "bind"),
+                            key=lambda m: m.destination.count("/")):
+                opts, source = m.options or [], m.source or ""
+                kind = "dir" if os.path.isdir(source) else "file"
+                fd = open_in_root(rootfs, m.destination, create=kind)
+                try:
+                    target = f"/proc/self/fd/{fd}"
+                    flags = MS_BIND | (0 if "bind" in opts else MS_REC)
+                    mount(source, target, None, flags)
+                    real = os.readlink(target)
+                finally:
+                    os.close(fd)
+                done.append(os.path.join(rootfs, os.path.relpath(real, rootfs)))
+                if "ro" in opts:
+                    mount(None, done[-1], None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        except BaseException:
+            self._unmount_volumes(rec, done)
+            raise
+        return done
+
+    def _unmount_volumes(self, rec: Any, targets: list[str]) -> None:
+        from dockyard.linux.syscalls import MNT_DETACH, umount2
+        from dockyard.volume.container import teardown
+
+        for t in reversed(targets):
+            umount2(t, MNT_DETACH)
+        if rec.MountPoints and self.volumes is not None:
+            teardown(self.volumes, rec.Id)
 
     async def archive_stat(self, ref: str, path: str) -> dict[str, Any]:
         async with self._rootfs(ref) as (_e, rootfs):

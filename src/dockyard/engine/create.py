@@ -162,13 +162,30 @@ class CreateMixin(EngineBase):
         """``-v``, ``--mount`` and the image's VOLUMEs as the volume service's
         mount points (parsed and checked; nothing made yet)."""
         from dockyard.volume import VolumeError, parse_mount, parse_volume
-        from dockyard.volume.container import image_volumes
+        from dockyard.volume.container import image_volumes, volumes_from
 
         try:
             mps = [parse_volume(b, host.VolumeDriver) for b in host.Binds or []]
             mps += [parse_mount(m) for m in host.Mounts or []]
         except VolumeError as ex:
             raise InvalidParameter(str(ex)) from None
+        # `--volumes-from SRC[:ro|:rw]`: SRC's mount points (same volumes, same
+        # host paths), unless this container's own -v/--mount names the destination.
+        own = {m.Destination for m in mps}
+        for ref in host.VolumesFrom or []:
+            src_ref, _, mode = ref.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidParameter(f"invalid --volumes-from {ref!r}: mode must be ro or rw")
+            try:
+                src = self.get(src_ref).record
+            except NotFound:
+                # 400, not 404: the CLI takes a 404 on create for a missing image and pulls.
+                raise InvalidParameter(f"--volumes-from {ref!r}: no such container: "
+                                       f"{src_ref}") from None
+            inherited = [m for m in volumes_from(list(src.MountPoints or []), mode or "rw")
+                         if m.Destination not in own]
+            own.update(m.Destination for m in inherited)
+            mps += inherited
         # `-v /path` (the CLI sends it as Config.Volumes) and the image's VOLUMEs
         anon = {**(dict(ic.volumes) if ic is not None and ic.volumes else {}), **(volumes or {})}
         mps += image_volumes(anon, mps)

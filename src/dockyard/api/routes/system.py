@@ -11,7 +11,7 @@ from aiohttp import web
 import dockyard
 
 from .. import version
-from ..server import ENGINE, IMAGES, json_response
+from ..server import ENGINE, IMAGES, VOLUMES, json_response
 
 _BUILT = time.strftime("%Y-%m-%dT%H:%M:%S.000000000+00:00", time.gmtime())
 
@@ -157,7 +157,10 @@ async def df(request: web.Request) -> web.StreamResponse:
 
     images = await asyncio.to_thread(request.app[IMAGES].df)
     containers = await asyncio.to_thread(request.app[ENGINE].disk_usage)
-    return json_response({**images, "Containers": containers, "Volumes": [],
+    # Volumes with UsageData (Size, RefCount), as `docker system df -v` prints them.
+    vols = request.app[VOLUMES]
+    volumes = await asyncio.to_thread(vols.df) if vols is not None else []
+    return json_response({**images, "Containers": containers, "Volumes": volumes,
                           "BuildCache": []})
 
 
