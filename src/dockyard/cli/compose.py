@@ -172,19 +172,46 @@ def _run(fn: Any, *args: Any, **kw: Any) -> Any:
 @click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d)")
 @click.option("--wait-timeout", type=int, default=120, help="Maximum seconds to wait with --wait")
 @click.option("--no-log-prefix", is_flag=True, help="Don't print prefix in logs")
+@click.option("--abort-on-container-exit", is_flag=True,
+              help="Stops all containers if any container was stopped")
+@click.option("--build", "do_build", is_flag=True, help="Build images before starting containers")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing")
+@click.option("--exit-code-from", default=None, metavar="SERVICE",
+              help="Return the exit code of the selected service container "
+                   "(implies --abort-on-container-exit)")
 @click.pass_context
 def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_recreate: bool,
            no_recreate: bool, remove_orphans: bool, scale: tuple[str, ...], wait: bool,
-           wait_timeout: int, no_log_prefix: bool) -> None:
+           wait_timeout: int, no_log_prefix: bool, do_build: bool, no_build: bool,
+           abort_on_container_exit: bool, exit_code_from: str | None) -> None:
     """Create and start containers."""
+    from dockyard.compose.attached import check_exit_code_from, run_until_first_exit
     from dockyard.compose.engine_api import project_containers
     from dockyard.compose.logs import print_logs
     from dockyard.compose.up import UpOptions, parse_scale, up
 
     if force_recreate and no_recreate:
         _fail("--force-recreate and --no-recreate are incompatible", 1)
+    abort = abort_on_container_exit or exit_code_from is not None
+    if abort and (detach or wait):
+        _fail("--abort-on-container-exit and --exit-code-from are incompatible with "
+              "--detach and --wait", 1)
     loaded, client = _engine(ctx, services)
     project = loaded.project
+    if exit_code_from is not None:
+        from dockyard.compose.planner import dependency_levels
+
+        in_up = [n for lv in dependency_levels(project, list(services) or None) for n in lv]
+        _run(check_exit_code_from, in_up, exit_code_from)
+    if do_build and no_build:
+        _fail("--build and --no-build are incompatible", 1)
+    if not no_build:
+        from dockyard.compose.build import build
+        from dockyard.compose.planner import dependency_levels
+
+        wanted = [n for lv in dependency_levels(project, list(services) or None) for n in lv]
+        _run(build, client, project, wanted, lambda t: click.echo(t, err=True), _say,
+             missing_only=not do_build)
     opts = UpOptions(services=list(services), force_recreate=force_recreate,
                      no_recreate=no_recreate, remove_orphans=remove_orphans,
                      scale=_run(parse_scale, scale, project), wait=wait,
@@ -195,6 +222,13 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
     names = [n for level in plan.levels for n in level]
     containers = project_containers(client, project.name, services=names)
     click.echo("Attaching to " + ", ".join(c["Names"][0].lstrip("/") for c in containers))
+    if abort:
+        from dockyard.compose.lifecycle import stop as stop_project
+
+        code = _run(run_until_first_exit, client, containers, click.echo,
+                    lambda: stop_project(client, project, names, _say), _say,
+                    exit_code_from=exit_code_from, prefix=not no_log_prefix)
+        sys.exit(code)
     try:
         print_logs(client, containers, click.echo, follow=True, prefix=not no_log_prefix)
     except KeyboardInterrupt:
@@ -369,3 +403,254 @@ def run_cmd(ctx: click.Context, auto_remove: bool, detach: bool, env: tuple[str,
                 auto_remove=auto_remove, emit=click.echo,
                 known_services=loaded.disabled_services)
     sys.exit(code)
+
+
+# --- pause / unpause / top / port / images / ls / wait / create / scale -------------------
+
+
+@compose.command("pause")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def pause_cmd(ctx: click.Context, services: tuple[str, ...]) -> None:
+    """Pause services."""
+    from dockyard.compose.control import pause
+
+    loaded, client = _engine(ctx, services)
+    _run(pause, client, loaded.project.name, services, _say)
+
+
+@compose.command("unpause")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def unpause_cmd(ctx: click.Context, services: tuple[str, ...]) -> None:
+    """Unpause services."""
+    from dockyard.compose.control import unpause
+
+    loaded, client = _engine(ctx, services)
+    _run(unpause, client, loaded.project.name, services, _say)
+
+
+@compose.command("top")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def top_cmd(ctx: click.Context, services: tuple[str, ...]) -> None:
+    """Display the running processes."""
+    from dockyard.compose.query import top
+
+    loaded, client = _engine(ctx, services)
+    click.echo(_run(top, client, loaded.project.name, services), nl=False)
+
+
+@compose.command("port")
+@click.option("--protocol", default="tcp", help="tcp or udp")
+@click.option("--index", type=int, default=1, help="Index of the container if service has replicas")
+@click.argument("service")
+@click.argument("private_port")
+@click.pass_context
+def port_cmd(ctx: click.Context, protocol: str, index: int, service: str,
+             private_port: str) -> None:
+    """Print the public port for a port binding."""
+    from dockyard.compose.query import port
+
+    loaded, client = _engine(ctx, [service])
+    click.echo(_run(port, client, loaded.project.name, service, private_port, protocol, index))
+
+
+@compose.command("images")
+@click.argument("services", nargs=-1)
+@click.option("--format", "fmt", default="table", help="Format the output: table or json")
+@click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
+@click.pass_context
+def images_cmd(ctx: click.Context, services: tuple[str, ...], fmt: str, quiet: bool) -> None:
+    """List images used by the created containers."""
+    import json
+
+    from dockyard.compose.query import images, images_table
+
+    if fmt not in ("table", "json"):
+        _fail(f"invalid --format {fmt!r}: expected table or json", 1)
+    loaded, client = _engine(ctx, services)
+    items = _run(images, client, loaded.project.name, services)
+    if quiet:
+        click.echo("".join(f"{i}\n" for i in dict.fromkeys(x["ID"] for x in items)), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps(items))
+    else:
+        click.echo(images_table(items), nl=False)
+
+
+@compose.command("ls")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all stopped Compose projects")
+@click.option("--format", "fmt", default="table", help="Format the output: table or json")
+@click.option("-q", "--quiet", is_flag=True, help="Only display project names")
+@click.pass_context
+def ls_cmd(ctx: click.Context, all_: bool, fmt: str, quiet: bool) -> None:
+    """List running compose projects (found by their containers' labels, no file needed)."""
+    import json
+
+    from dockyard.client import Client, ConnectionFailed
+    from dockyard.compose.ps import format_table
+    from dockyard.compose.query import projects
+
+    if fmt not in ("table", "json"):
+        _fail(f"invalid --format {fmt!r}: expected table or json", 1)
+    try:
+        client = Client(ctx.obj.get("host"))
+    except ConnectionFailed as e:
+        _fail(str(e), 1)
+    items = _run(projects, client, all=all_)
+    if quiet:
+        click.echo("".join(f"{p['Name']}\n" for p in items), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps(items))
+    else:
+        click.echo(format_table([["NAME", "STATUS", "CONFIG FILES"],
+                                 *[[p["Name"], p["Status"], p["ConfigFiles"]] for p in items]]),
+                   nl=False)
+
+
+@compose.command("wait")
+@click.argument("services", nargs=-1, required=True)
+@click.option("--down-project", is_flag=True, help="Drops project when the first container stops")
+@click.pass_context
+def wait_cmd(ctx: click.Context, services: tuple[str, ...], down_project: bool) -> None:
+    """Block until the containers of all (or specified) services stop; print exit codes."""
+    from dockyard.compose.control import wait
+
+    loaded, client = _engine(ctx, services)
+    codes = _run(wait, client, loaded.project.name, list(services))
+    for _, code in codes:
+        click.echo(str(code))
+    if down_project:
+        from dockyard.compose.lifecycle import down
+
+        _run(down, client, loaded.project, _say)
+    sys.exit(codes[0][1] if codes else 0)
+
+
+@compose.command("create")
+@click.argument("services", nargs=-1)
+@click.option("--force-recreate", is_flag=True, help="Recreate containers even if unchanged")
+@click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("--scale", multiple=True, metavar="SERVICE=NUM", help="Scale SERVICE to NUM instances")
+@click.pass_context
+def create_cmd(ctx: click.Context, services: tuple[str, ...], force_recreate: bool,
+               no_recreate: bool, remove_orphans: bool, scale: tuple[str, ...]) -> None:
+    """Creates containers for a service (none is started)."""
+    from dockyard.compose.up import UpOptions, parse_scale, up
+
+    if force_recreate and no_recreate:
+        _fail("--force-recreate and --no-recreate are incompatible", 1)
+    loaded, client = _engine(ctx, services)
+    project = loaded.project
+    opts = UpOptions(services=list(services), force_recreate=force_recreate,
+                     no_recreate=no_recreate, remove_orphans=remove_orphans,
+                     scale=_run(parse_scale, scale, project),
+                     known_services=loaded.disabled_services, no_start=True)
+    _run(up, client, project, opts, _say)
+
+
+@compose.command("scale")
+@click.argument("scales", nargs=-1, required=True, metavar="SERVICE=REPLICAS...")
+@click.pass_context
+def scale_cmd(ctx: click.Context, scales: tuple[str, ...]) -> None:
+    """Scale services (as up -d --scale SERVICE=N for just those services)."""
+    from dockyard.compose.up import UpOptions, parse_scale, up
+
+    loaded, client = _engine(ctx)
+    project = loaded.project
+    wanted = _run(parse_scale, scales, project)
+    opts = UpOptions(services=list(wanted), scale=wanted,
+                     known_services=loaded.disabled_services)
+    _run(up, client, project, opts, _say)
+
+
+@compose.command("cp")
+@click.option("--index", type=int, default=1, help="Index of the container if service has replicas")
+@click.argument("src")
+@click.argument("dest")
+@click.pass_context
+def cp_cmd(ctx: click.Context, index: int, src: str, dest: str) -> None:
+    """Copy files/folders between a service container and the local filesystem
+    (SERVICE:SRC_PATH DEST_PATH, or SRC_PATH SERVICE:DEST_PATH)."""
+    from dockyard.compose.cp import copy
+
+    loaded, client = _engine(ctx)
+    _run(copy, client, loaded.project.name, list(loaded.project.services), src, dest, index)
+
+
+@compose.command("build")
+@click.argument("services", nargs=-1)
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
+@click.option("--build-arg", multiple=True, metavar="KEY=VALUE", help="Set build-time variables")
+@click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT")
+@click.pass_context
+def build_cmd(ctx: click.Context, services: tuple[str, ...], no_cache: bool, pull: bool,
+              build_arg: tuple[str, ...], quiet: bool) -> None:
+    """Build or rebuild services (through the engine's POST /build)."""
+    import os
+
+    from dockyard.compose.build import build
+
+    args = {}
+    for a in build_arg:
+        k, sep, v = a.partition("=")
+        if not k:
+            _fail(f"invalid --build-arg {a!r}: expected KEY=VALUE", 1)
+        args[k] = v if sep else os.environ.get(k, "")
+    loaded, client = _engine(ctx, services)
+    _run(build, client, loaded.project, list(services), (lambda t: None) if quiet else click.echo,
+         _say, no_cache=no_cache, pull=pull, build_args=args)
+
+
+@compose.command("pull")
+@click.argument("services", nargs=-1)
+@click.option("--ignore-pull-failures", is_flag=True, help="Pull what it can and ignore images "
+              "with pull failures")
+@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress information")
+@click.pass_context
+def pull_cmd(ctx: click.Context, services: tuple[str, ...], ignore_pull_failures: bool,
+             quiet: bool) -> None:
+    """Pull service images (through the engine's POST /images/create)."""
+    from dockyard.compose.distribution import pull
+
+    loaded, client = _engine(ctx, services)
+    _run(pull, client, loaded.project, list(services), (lambda o, s: None) if quiet else _say,
+         ignore_failures=ignore_pull_failures)
+
+
+@compose.command("push")
+@click.argument("services", nargs=-1)
+@click.option("--ignore-push-failures", is_flag=True, help="Push what it can and ignore images "
+              "with push failures")
+@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress information")
+@click.pass_context
+def push_cmd(ctx: click.Context, services: tuple[str, ...], ignore_push_failures: bool,
+             quiet: bool) -> None:
+    """Push the images of services with a build section (POST /images/{name}/push)."""
+    from dockyard.compose.distribution import push
+
+    loaded, client = _engine(ctx, services)
+    _run(push, client, loaded.project, list(services), (lambda o, s: None) if quiet else _say,
+         ignore_failures=ignore_push_failures)
+
+
+@compose.command("events")
+@click.argument("services", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Output events as a stream of json objects")
+@click.option("--since", default=None, help="Show all events created since timestamp")
+@click.option("--until", default=None, help="Stream events until this timestamp")
+@click.pass_context
+def events_cmd(ctx: click.Context, services: tuple[str, ...], as_json: bool, since: str | None,
+               until: str | None) -> None:
+    """Receive real time events from containers (this project's only)."""
+    from dockyard.compose.events import stream
+
+    loaded, client = _engine(ctx, services)
+    try:
+        _run(stream, client, loaded.project.name, services, click.echo, as_json=as_json,
+             since=since, until=until)
+    except KeyboardInterrupt:
+        pass

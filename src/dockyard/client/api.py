@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -224,6 +224,84 @@ class Client:
 
     def exec_resize(self, xid: str, h: int, w: int) -> None:
         self._request("POST", f"/exec/{xid}/resize", params={"h": h, "w": w})
+
+    def archive_stat(self, ref: str, path: str) -> dict[str, Any]:
+        """``HEAD /containers/{id}/archive``: the path's stat (``name``, ``mode``, …)."""
+        import base64
+
+        r = self._request("HEAD", f"/containers/{ref}/archive", params={"path": path})
+        return json.loads(base64.b64decode(  # type: ignore[no-any-return]
+            r.headers.get("X-Docker-Container-Path-Stat", "") or "e30="))
+
+    def get_archive(self, ref: str, path: str) -> bytes:
+        """A tar of ``path`` in the container (its last component as the top entry)."""
+        return self._request("GET", f"/containers/{ref}/archive", params={"path": path}).content
+
+    def put_archive(self, ref: str, path: str, data: bytes) -> None:
+        """Extract the tar ``data`` into the directory ``path`` of the container."""
+        try:
+            r = self._http.put(f"/containers/{ref}/archive", params={"path": path},
+                               content=data, headers={"Content-Type": "application/x-tar"})
+        except (httpx.ConnectError, FileNotFoundError) as e:
+            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
+                                   ) from None
+        if r.status_code != 200:
+            raise APIError(r.status_code, _message(r))
+
+    # --- images ----------------------------------------------------------------------
+
+    def build(self, context: Iterable[bytes], **params: Any) -> Iterator[dict[str, Any]]:
+        """``POST /build``: send a tar context (chunks), yield the JSON progress messages
+        (``stream``, ``aux``, ``error``…). Query values that are dicts/lists go as JSON."""
+        q = {k: json.dumps(v) if isinstance(v, dict | builtins.list) else v
+             for k, v in params.items()}
+        yield from self._stream_json("POST", "/build", q, context, "application/x-tar")
+
+    def events(self, filters: Filters | None = None, since: str | None = None,
+               until: str | None = None) -> Iterator[dict[str, Any]]:
+        """``GET /events``: the engine's events as they come (until ``until``)."""
+        yield from self._stream_json("GET", "/events", {
+            "filters": json.dumps(filters) if filters else None, "since": since,
+            "until": until}, None, None)
+
+    def image_tag(self, ref: str, repo: str, tag: str | None = None) -> None:
+        self._request("POST", f"/images/{ref}/tag", params={"repo": repo, "tag": tag})
+
+    def pull(self, image: str, tag: str | None = None) -> Iterator[dict[str, Any]]:
+        """``POST /images/create?fromImage=``: the JSON progress messages."""
+        yield from self._stream_json("POST", "/images/create",
+                                     {"fromImage": image, "tag": tag}, None, None)
+
+    def push(self, name: str, tag: str | None = None) -> Iterator[dict[str, Any]]:
+        """``POST /images/{name}/push``: the JSON progress messages."""
+        yield from self._stream_json("POST", f"/images/{name}/push", {"tag": tag}, None, None,
+                                     headers={"X-Registry-Auth": "e30="})
+
+    def _stream_json(self, method: str, path: str, params: dict[str, Any],
+                     content: Iterable[bytes] | None, ctype: str | None,
+                     headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        h = dict(headers or {})
+        if ctype:
+            h["Content-Type"] = ctype
+        req = self._http.build_request(method, path, params=_params(params), headers=h,
+                                       content=content if content is not None else b"")
+        try:
+            r = self._http.send(req, stream=True)
+        except (httpx.ConnectError, FileNotFoundError) as e:
+            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
+                                   ) from None
+        try:
+            if r.status_code != 200:
+                r.read()
+                raise APIError(r.status_code, _message(r))
+            for line in r.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            r.close()
+
+    def image_inspect(self, ref: str) -> dict[str, Any]:
+        return self._json("GET", f"/images/{ref}/json")  # type: ignore[no-any-return]
 
     # --- networks and volumes (compose creates and removes these) --------------------
 

@@ -22,7 +22,14 @@ and projects on an engine, through the Docker Engine API only:
 
     engine_api.py     a service as create/network/volume requests; the project's
                       objects by label; depends_on conditions awaited
-    up.py             up: the plan executed level by level (--scale, --wait, orphans)
+    up.py             up: the plan executed level by level, each level's services in
+                      parallel threads (--scale, --wait, orphans, create's no-start)
+    attached.py       attached up's --abort-on-container-exit / --exit-code-from
+    control.py        pause, unpause, wait
+    query.py          top, port, images, ls (projects from labels)
+    cp.py             cp SERVICE:PATH both ways (tar, extracted with the data filter)
+    build.py          build: services' contexts (.dockerignore) through POST /build
+    distribution.py   pull, push through POST /images/create and /images/{name}/push
     lifecycle.py      down, stop, start, restart, kill, rm
     ps.py             ps rows and JSON as docker compose prints them
     logs.py           logs (-f), lines prefixed by container name
@@ -34,5 +41,7 @@ Entry points: ``loader.load_project``, ``planner.plan``,
 
 It talks to engines only through the Docker Engine API client
 (``dockyard.client``), so it drives Docker's engine as well as ours; it must
-never import ``dockyard.engine``, ``dockyard.api`` or anything below them.
+never import ``dockyard.engine``, ``dockyard.api`` or anything below them —
+with one exception: ``build.py`` uses ``dockyard.build.dockerignore`` (a pure
+matcher over the context's files) so the context sent matches ``docker build``'s.
 """

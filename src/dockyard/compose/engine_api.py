@@ -75,9 +75,10 @@ def container_body(project: Project, service: Service, number: int, *,
                    oneoff: bool = False, command: list[str] | None = None,
                    extra_env: Iterable[str] = ()) -> dict[str, Any]:
     """``POST /containers/create`` for replica ``number`` of ``service``."""
-    if not service.image:
-        raise EngineCommandError(f"service {service.name!r} has no image "
-                                 f"(building images from `build:` is not supported by up yet)")
+    # a `build:` service without `image:` runs docker compose's default name
+    image = service.image or (f"{project.name}-{service.name}" if service.build else None)
+    if not image:
+        raise EngineCommandError(f"service {service.name!r} has neither image nor build")
     env = [k if v is None else f"{k}={v}" for k, v in service.environment.items()]
     env += list(extra_env)
     hc: dict[str, Any] | None = None
@@ -117,7 +118,7 @@ def container_body(project: Project, service: Service, number: int, *,
         host["LogConfig"] = {"Type": service.logging.get("driver") or "",
                              "Config": service.logging.get("options") or {}}
     body: dict[str, Any] = {
-        "Image": service.image,
+        "Image": image,
         "Cmd": command if command is not None else service.command,
         "Entrypoint": service.entrypoint,
         "Env": env or None,

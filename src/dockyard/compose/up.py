@@ -1,7 +1,7 @@
 """``up``: execute :func:`planner.plan` on an engine, level by level.
 
 Order (docker compose's ``convergence.go``): networks and named volumes
-first, orphans, then each dependency level; before a service's containers
+first, orphans, then each dependency level, its services in parallel threads; before a service's containers
 are created or started, its ``depends_on`` conditions are awaited
 (``service_healthy``, ``service_completed_successfully``). A recreate
 renames the old container out of the way, creates and starts the new one,
@@ -13,6 +13,7 @@ their creation on).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dockyard.client import APIError, Client
@@ -43,6 +44,7 @@ class UpOptions:
     wait: bool = False
     wait_timeout: float = 120.0
     known_services: list[str] = field(default_factory=list)  # disabled by profiles: not orphans
+    no_start: bool = False  # `create`: containers made, none started
 
 
 def parse_scale(values: Iterable[str], project: Project) -> dict[str, int]:
@@ -82,13 +84,32 @@ def up(client: Client, project: Project, opts: UpOptions, say: Say) -> planner.P
         else:
             say(f"Found orphan containers ([{orphan.name}]) for this project", "Warning")
     for level in result.levels:
-        for name in level:
-            _wait_dependencies(client, project, name)
-            for action in result.for_service(name):
-                _execute(client, project, action, say)
+        _run_level(client, project, result, level, say, opts)
     if opts.wait:
         wait_services(client, project, wanted, opts.wait_timeout)
     return result
+
+
+def _run_level(client: Client, project: Project, result: planner.Plan, level: list[str],
+               say: Say, opts: UpOptions) -> None:
+    """The services of one dependency level at once (docker compose's convergence runs
+    them concurrently): one service awaiting a slow dependency holds back no other.
+    Every service is let finish; the first error (in level order) is raised."""
+
+    def one(name: str) -> None:
+        if not opts.no_start:
+            _wait_dependencies(client, project, name)
+        for action in result.for_service(name):
+            _execute(client, project, action, say, start=not opts.no_start)
+
+    if len(level) <= 1:
+        for name in level:
+            one(name)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(level), 8)) as pool:
+        futures = [pool.submit(one, name) for name in level]
+    for f in futures:
+        f.result()
 
 
 def _wait_dependencies(client: Client, project: Project, name: str) -> None:
@@ -123,7 +144,8 @@ def wait_services(client: Client, project: Project, services: Iterable[str],
         wait_condition(client, c["Id"], name_of(c), cond, timeout)
 
 
-def _execute(client: Client, project: Project, a: planner.Action, say: Say) -> None:
+def _execute(client: Client, project: Project, a: planner.Action, say: Say, *,
+             start: bool = True) -> None:
     svc = project.services[a.service]
     try:
         if a.kind == "noop":
@@ -138,8 +160,9 @@ def _execute(client: Client, project: Project, a: planner.Action, say: Say) -> N
         elif a.kind == "create":
             cid = client.create(container_body(project, svc, a.number), name=a.name)["Id"]
             say(f"Container {a.name}", "Created")
-            client.start(cid)
-            say(f"Container {a.name}", "Started")
+            if start:
+                client.start(cid)
+                say(f"Container {a.name}", "Started")
         elif a.kind == "recreate":
             assert a.container is not None
             old = a.container
@@ -149,8 +172,9 @@ def _execute(client: Client, project: Project, a: planner.Action, say: Say) -> N
             cid = client.create(container_body(project, svc, a.number), name=a.name)["Id"]
             client.remove(old, force=True)
             say(f"Container {a.name}", "Recreated")
-            client.start(cid)
-            say(f"Container {a.name}", "Started")
+            if start:
+                client.start(cid)
+                say(f"Container {a.name}", "Started")
         else:
             raise EngineCommandError(f"unknown plan action {a.kind!r}")
     except APIError as e:
