@@ -13,7 +13,7 @@ from dockyard.engine.attach import parse_detach_keys
 from dockyard.engine.bundle import capabilities, merge_env, resolve_user
 from dockyard.engine.errors import InvalidParameter
 from dockyard.engine.model import Container, ContainerConfig, HostConfig
-from dockyard.engine.query import human_duration
+from dockyard.units import human_duration
 
 
 @pytest.mark.parametrize("bad", ["a", "", "-x", "/", "a b", "../etc", "x/y", "名前", ".hidden"])

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import click
 
 from dockyard.client import APIError, Client, ConnectionFailed, Hijacked
+from dockyard.units import human_duration
 
 host_option = click.option("-H", "--host", envvar=None, default=None, metavar="unix://PATH",
                            help="Daemon socket (default $DOCKER_HOST or "
@@ -120,21 +121,6 @@ def format_rows(fmt: str, items: Sequence[Any], headers: dict[str, str]) -> None
         return
     for it in items:
         click.echo(render(fmt, it))
-
-
-def human_duration(secs: float) -> str:
-    s = int(secs)
-    if s < 1:
-        return "Less than a second"
-    if s < 60:
-        return f"{s} seconds" if s != 1 else "1 second"
-    m = s // 60
-    if m < 60:
-        return "About a minute" if m == 1 else f"{m} minutes"
-    h = round(s / 3600)
-    if h < 48:
-        return "About an hour" if h == 1 else f"{h} hours"
-    return f"{h // 24} days"
 
 
 def since(ts: float) -> str:
