@@ -36,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
 import httpx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -220,15 +221,7 @@ def write_doc(text: str, command: str) -> None:
     section = (f"{BEGIN}\n## API server: `dockyard server` on sqlite and on etcd\n\n"
                f"Command: `{command}` ({machine}). Clients are httpx in one asyncio process on the\n"
                f"same machine (they share its CPU with the server).\n\n{text}{END}\n")
-    with open(DOC) as f:
-        doc = f.read()
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    with open(DOC, "w") as f:
-        f.write(doc)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

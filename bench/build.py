@@ -47,6 +47,8 @@ import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
+
 from images import Dockerd, remove_tree
 
 DOCKER_CLI = "/usr/bin/docker"  # Debian's 20.10 CLI: DOCKER_BUILDKIT=1 works without buildx
@@ -151,20 +153,7 @@ class DyDaemon:
 def write_doc(body: str, command: str) -> None:
     section = (f"{BEGIN}\n## Build: dockyard's builder against Docker's legacy builder and BuildKit\n\n"
                f"Command: `{command}`.\n\n{body}{END}\n")
-    # Other benchmarks write their own sections of the same file: read it
-    # right before writing and replace only ours.
-    with open(DOC) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = f"{DOC}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, DOC)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -52,6 +52,8 @@ import httpx
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import benchdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from dockyard.busybox import make_rootfs  # noqa: E402
 from images import Dockerd, remove_tree  # noqa: E402  (bench/ is not a package)
 
@@ -582,20 +584,7 @@ def report(r: Results, ref: str, ours: list[str]) -> str:
 def write_doc(body: str, command: str) -> None:
     section = (f"{BEGIN}\n## Engine: dockyard daemon against Docker 20.10's dockerd\n\n"
                f"Command: `{command}`.\n\n{body}{END}\n")
-    # Other benchmarks write their own sections: read right before writing,
-    # replace only ours.
-    with open(DOC) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = f"{DOC}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, DOC)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

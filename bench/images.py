@@ -74,6 +74,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
+
 from dockyard.busybox import make_rootfs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -644,29 +646,7 @@ def write_doc(body: str, command: str) -> None:
         f"{BEGIN}\n## Images: save, fresh load and layer unpack against Docker 20.10 and GNU tar (CLI, in-process, and through the daemons)\n\n"
         f"Command: `{command}`.\n\n{body}{END}\n"
     )
-    # Other benchmarks write their own sections of the same file: read it
-    # right before writing and replace only ours.
-    if os.path.exists(DOC):
-        with open(DOC) as f:
-            text = f.read()
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "Measured side by side with the reference tools on the same machine, in one run,\n"
-            "interleaved (A B A B …); medians quoted, ratios against the reference. The machines\n"
-            "are shared and noisy, so the ratios mean more than the absolute times. Each section\n"
-            "is written by the benchmark named in it (`bench/*.py`); rerun it to refresh.\n\n"
-        )
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = f"{DOC}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, DOC)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
+
 from dockyard.busybox import make_rootfs
 from dockyard.network import IPAM, IPAMConfig, NetworkService, parse_publish
 
@@ -68,6 +70,7 @@ c.sendall(str(n).encode()); c.close()
 
 SENDER = """
 import socket, sys, time
+
 host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 buf = b"\\0" * (1 << 20)
 s = socket.create_connection((host, port))
@@ -295,16 +298,7 @@ def write_doc(text_table: str, command: str, mib: int) -> None:
                f"is better, for MiB/s higher. Docker runs with `--iptables=false` (shared "
                f"host), so its 127.0.0.1 path is docker-proxy, as it is by default.\n\n"
                f"{text_table}{END}\n")
-    with open(DOC) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(DOC, "w") as f:
-        f.write(text)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
 import httpx
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -448,15 +449,7 @@ def engine_table(results: dict[str, EngineResults], registry: str) -> tuple[str,
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    benchdoc.write_section(BEGIN, END, f"{BEGIN}\n{section}\n{END}")
 
 
 def main() -> None:

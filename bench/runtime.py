@@ -41,6 +41,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
+
 from dockyard.busybox import make_rootfs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -260,26 +262,7 @@ def write_doc(table: str, command: str) -> None:
         f"{BEGIN}\n## OCI runtime: busybox `/bin/true`, create → start → exit → delete\n\n"
         f"Command: `{command}` ({machine}).\n\n{table}{END}\n"
     )
-    if os.path.exists(DOC):
-        with open(DOC) as f:
-            text = f.read()
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "Measured side by side with the reference tools on the same machine, in one run,\n"
-            "interleaved (A B A B …); medians quoted, ratios against the reference. The machines\n"
-            "are shared and noisy, so the ratios mean more than the absolute times. Each section\n"
-            "is written by the benchmark named in it (`bench/*.py`); rerun it to refresh.\n\n"
-        )
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    os.makedirs(os.path.dirname(DOC), exist_ok=True)
-    with open(DOC, "w") as f:
-        f.write(text)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ import statistics
 import tempfile
 import time
 
+import benchdoc  # bench/ is on sys.path when a benchmark runs as a script
+
 from dockyard.cluster.store import Store, open_store
 from dockyard.cluster.store.etcd import launch
 
@@ -208,16 +210,7 @@ def write_doc(text_table: str, command: str, rounds: int) -> None:
         "keeps one store watch and fans out itself.\n\n"
         f"{text_table}{END}\n"
     )
-    with open(DOC) as f:
-        text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(DOC, "w") as f:
-        f.write(text)
+    benchdoc.write_section(BEGIN, END, section)
 
 
 def main() -> None:
