@@ -34,6 +34,7 @@ from dockyard.content import LABEL_GC_ROOT
 from dockyard.content import errors as content_errors
 from dockyard.images.errors import ImageError
 from dockyard.linux import atomic
+from dockyard.linux.procs import pid_alive
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.errors import InvalidSpecError
 from dockyard.oci.image import (
@@ -144,7 +145,7 @@ class Builder:
 
         for cid in list_ids(self.runtime.root):
             pid = cid.removeprefix(ACTIVE_PREFIX).split("-", 1)[0]
-            if cid.startswith(ACTIVE_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            if cid.startswith(ACTIVE_PREFIX) and pid.isdigit() and not pid_alive(int(pid)):
                 try:
                     self.runtime.delete(cid, force=True)
                 except Exception:  # gone meanwhile, or half-made: nothing to keep
@@ -152,13 +153,13 @@ class Builder:
         tmp = os.path.join(self.root, "tmp")
         for name in os.listdir(tmp):
             pid = name.split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 _unmount_under(os.path.join(tmp, name))
                 shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         for info in self.images.snapshotter.walk(kind=Kind.ACTIVE):
             if info.name.startswith(ACTIVE_PREFIX):
                 pid = info.name[len(ACTIVE_PREFIX):].split("-", 1)[0]
-                if pid.isdigit() and not _alive(int(pid)):
+                if pid.isdigit() and not pid_alive(int(pid)):
                     try:
                         self.images.snapshotter.remove(info.name)
                     except snapshot_errors.SnapshotError:
@@ -315,16 +316,6 @@ class Builder:
         return drop, sum(r.size for r in drop if r.digest not in still)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _unmount_under(path: str) -> None:

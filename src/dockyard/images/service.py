@@ -33,6 +33,7 @@ from typing import IO, Any, BinaryIO
 from dockyard import content as content_pkg
 from dockyard.content import ContentStore
 from dockyard.content import errors as content_errors
+from dockyard.linux.procs import pid_alive
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.digest import Digest, is_digest
 from dockyard.oci.errors import InvalidSpecError, NoMatchingPlatformError
@@ -79,16 +80,6 @@ EXTRACT_PREFIX = "extract-"
 Users = Callable[[str], list[str]]
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ImageService:
@@ -627,12 +618,12 @@ class ImageService:
         found = False
         for lease in self.content.list_leases():
             holder = lease.labels.get(LABEL_PID, "")
-            if holder.isdigit() and not _pid_alive(int(holder)):
+            if holder.isdigit() and not pid_alive(int(holder)):
                 self.content.delete_lease(lease.id)
                 found = True
         for st in self.content.list_statuses():
             ingest_pid = _pid_of(st.ref, INGEST_PREFIX)
-            if ingest_pid is not None and not _pid_alive(ingest_pid):
+            if ingest_pid is not None and not pid_alive(ingest_pid):
                 try:
                     self.content.abort(st.ref)
                 except content_errors.ContentError:
@@ -640,7 +631,7 @@ class ImageService:
                 found = True
         for info in self.snapshotter.walk(kind=Kind.ACTIVE):
             extract_pid = _pid_of(info.name, EXTRACT_PREFIX)
-            if extract_pid is not None and not _pid_alive(extract_pid):
+            if extract_pid is not None and not pid_alive(extract_pid):
                 try:
                     self.snapshotter.remove(info.name)
                     found = True

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from dockyard.linux.procs import pid_alive
 from dockyard.linux.sqlitedb import Database
 from dockyard.snapshot import Info, Kind, Mount, Usage
 from dockyard.snapshot.errors import (
@@ -133,14 +134,6 @@ def disk_usage(path: str) -> Usage:
     return Usage(size=size, inodes=len(seen))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Base:
@@ -363,7 +356,7 @@ class Base:
                     continue
                 if name.startswith("new-"):
                     pid = name.split("-")[1]
-                    if pid.isdigit() and _pid_alive(int(pid)):
+                    if pid.isdigit() and pid_alive(int(pid)):
                         continue  # a live process is building it right now
                 shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
                 removed += 1
