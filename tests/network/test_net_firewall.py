@@ -7,13 +7,13 @@ everybody else's rules.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from net_helpers import cid, cleanup_prefix, host_address, serve_http, sh, wget_host
 
+from dockyard.linux import ports
 from dockyard.network import IPAM, IPAMConfig, NetworkService, parse_publish
 from dockyard.network.errors import InvalidParameter
 from dockyard.network.firewall import select
@@ -72,9 +72,7 @@ def test_isolation_internal_and_icc(fw, netns, free_subnet):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("0.0.0.0")
 
 
 def test_published_ports_and_masquerade(fw, netns, free_subnet, short_tmp, unique):

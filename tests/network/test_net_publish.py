@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from net_helpers import cid, host_address, serve_http, sh, wget_host
 
+from dockyard.linux import ports
 from dockyard.network import IPAM, IPAMConfig, parse_publish
 from dockyard.network.errors import InvalidParameter, NotFound, PortAllocated
 
@@ -15,9 +16,7 @@ pytestmark = pytest.mark.needs_root
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("0.0.0.0")
 
 
 def test_http_through_published_ports(svc, netns, free_subnet, short_tmp: Path, unique: str):

@@ -19,13 +19,13 @@ from typing import BinaryIO
 import bcrypt
 import httpx
 
+from dockyard.linux import ports
+
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")
 
 
 def write_htpasswd(path: Path) -> Path:

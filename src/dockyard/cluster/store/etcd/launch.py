@@ -17,21 +17,20 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dockyard.linux import ports
+
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 START_TIMEOUT = 20.0
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")
 
 
 @dataclass
@@ -93,19 +92,42 @@ class Member:
                 self.process.wait()
 
 
+class PortTaken(RuntimeError):
+    """A member lost its port to another process between pick and bind."""
+
+
 @contextlib.contextmanager
 def cluster(size: int, base_dir: str) -> Iterator[list[Member]]:
     """``size`` members forming one cluster; all stopped and their dirs
-    removed on exit."""
+    removed on exit. A member that finds its port taken at start (nothing can
+    reserve a port for a child) makes the whole cluster start again on new
+    ports, up to three times."""
     os.makedirs(base_dir, exist_ok=True)
+    for attempt in range(3):
+        try:
+            members = _start(size, base_dir)
+        except PortTaken:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield members
+        finally:
+            for m in members:
+                m.stop()
+            shutil.rmtree(base_dir, ignore_errors=True)
+        return
+
+
+def _start(size: int, base_dir: str) -> list[Member]:
     token = f"dy{os.getpid()}x{time.monotonic_ns() % 10**6}"
     members = [
         Member(
             f"{token}-{i}",
             free_port(),
             free_port(),
-            os.path.join(base_dir, f"member-{i}"),
-            os.path.join(base_dir, f"member-{i}.log"),
+            os.path.join(base_dir, f"{token}-{i}"),
+            os.path.join(base_dir, f"{token}-{i}.log"),
         )
         for i in range(size)
     ]
@@ -119,12 +141,14 @@ def cluster(size: int, base_dir: str) -> Iterator[list[Member]]:
                 if m.process is not None and m.process.poll() is not None:
                     with open(m.log_path, errors="replace") as f:
                         tail = f.read()[-2000:]
+                    if "address already in use" in tail:
+                        raise PortTaken(f"etcd member {m.name}: port taken")
                     raise RuntimeError(f"etcd member {m.name} exited at start:\n{tail}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"etcd members did not become healthy in {START_TIMEOUT}s")
             time.sleep(0.05)
-        yield members
-    finally:
+    except BaseException:
         for m in members:
             m.stop()
-        shutil.rmtree(base_dir, ignore_errors=True)
+        raise
+    return members
