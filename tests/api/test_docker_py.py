@@ -36,3 +36,19 @@ def test_docker_py_surface(shared_daemon: Daemon, unique: str) -> None:
             c.reload()
     finally:
         client.close()
+
+
+def test_short_exec_is_not_running_once_its_output_ended(shared_daemon: Daemon, unique: str) -> None:
+    """A process that exits before the exec-started reply is handled was
+    once reported ``Running: true`` for good (its exit landed first)."""
+    client = docker.DockerClient(base_url=shared_daemon.host, version="auto")
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True, name=unique)
+    try:
+        for i in range(8):
+            ex = client.api.exec_create(c.id, ["sh", "-c", f"echo {i}; exit {i}"])
+            assert client.api.exec_start(ex["Id"]) == f"{i}\n".encode()
+            info = client.api.exec_inspect(ex["Id"])
+            assert (info["Running"], info["ExitCode"]) == (False, i), info
+    finally:
+        c.remove(force=True)
+        client.close()

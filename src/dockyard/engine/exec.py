@@ -111,7 +111,8 @@ class ExecMixin(EngineBase):
 
         def exited(code: int) -> None:
             inst.ExitCode, inst.Running = code, False
-            self.event("exec_die", e.record, execID=xid, exitCode=str(code))
+            if inst.Pid:  # else exec_start below reports it, after its own event
+                self.event("exec_die", e.record, execID=xid, exitCode=str(code))
 
         try:
             pid, stream = await e.shim.exec(ch, process, tty=inst.Tty, stdin=inst.AttachStdin,
@@ -119,8 +120,12 @@ class ExecMixin(EngineBase):
         except RuntimeError as ex:
             inst.ExitCode = 126 if "permission denied" in str(ex).lower() else 127
             raise EngineError(f"OCI runtime exec failed: exec failed: {ex}: unknown") from None
-        inst.Pid, inst.Running = pid, True
+        # A short process's exit can reach us (``exited`` above) before this
+        # coroutine resumes from the exec-started reply: it is already done.
+        inst.Pid, inst.Running = pid, inst.ExitCode is None
         self.event(f"exec_start: {' '.join(inst.Cmd)}", e.record, execID=xid)
+        if inst.ExitCode is not None:
+            self.event("exec_die", e.record, execID=xid, exitCode=str(inst.ExitCode))
         return inst, stream
 
     def _exec_process(self, e: Entry, inst: ExecInstance) -> dict[str, Any]:
