@@ -39,6 +39,11 @@ def test_cp_both_ways_running_and_stopped(shared_daemon: Daemon, unique: str) ->
         d.docker("cp", src, f"{unique}:/", check=True)
         d.docker("start", unique, check=True)
         assert d.docker("exec", unique, "cat", "/in.txt", check=True).stdout == b"from the host\n"
+        # Into "/" of a running container: its root is the /proc/PID/root link.
+        os.rename(src, os.path.join(work, "at-root.txt"))
+        d.docker("cp", os.path.join(work, "at-root.txt"), f"{unique}:/", check=True)
+        r = d.docker("exec", unique, "cat", "/at-root.txt", check=True)
+        assert r.stdout == b"from the host\n"
     finally:
         d.docker("rm", "-f", unique)
 

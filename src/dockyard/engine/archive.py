@@ -58,7 +58,10 @@ def resolve(rootfs: str, path: str) -> str:
     head, tail = os.path.split(os.path.normpath(path))
     parent = secure_join(rootfs, head)
     if tail in ("", ".", ".."):
-        return secure_join(rootfs, path)
+        joined = secure_join(rootfs, path)
+        # The root itself: a running container's is the /proc/PID/root magic
+        # link, which must be entered (stat, extract into), not seen as a link.
+        return os.path.join(joined, ".") if joined == rootfs.rstrip("/") else joined
     return os.path.join(parent, tail)
 
 
