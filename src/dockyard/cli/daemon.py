@@ -15,7 +15,9 @@ Volume plugins are found in ``--plugin-dir DIR`` (repeatable; config key
 there, instead of Docker's /run/docker/plugins and /etc/docker/plugins.
 
 The supervisor fork server is started first, while this process has no
-threads (``engine.zygote``). SIGTERM/SIGINT stop serving and leave the
+threads (``engine.zygote``). ``--supervisor c`` (the default) has each
+container's supervisor hand over to the small C shim once the container has
+started (``engine.cshim``); ``--supervisor python`` keeps them in Python. SIGTERM/SIGINT stop serving and leave the
 containers running: the next daemon takes them over (live restore).
 """
 
@@ -92,10 +94,13 @@ def _socket_path(host: str) -> str:
 @click.option("--plugin-dir", "plugin_dirs", multiple=True, metavar="DIR",
               help="Where volume plugins' sockets and .spec files are (repeatable; default "
                    "/run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins)")
+@click.option("--supervisor", type=click.Choice(["c", "python"]), default="c",
+              help="Per-container supervisor: 'c' hands each one to the small C shim once "
+                   "its container started (engine.cshim), 'python' keeps it in Python")
 def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_level: str | None,
            config_file: str | None, docker_socket: str | None, bridge: str | None,
            bip: str | None, insecure: tuple[str, ...] = (), mirrors: tuple[str, ...] = (),
-           plugin_dirs: tuple[str, ...] = ()) -> None:
+           plugin_dirs: tuple[str, ...] = (), supervisor: str = "c") -> None:
     """Run the engine daemon: the Docker Engine API on a unix socket."""
     conf = _load_config(config_file)
     registry = _registry_options(conf, insecure, mirrors)
@@ -119,6 +124,9 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
 
     os.makedirs(root, mode=0o711, exist_ok=True)
     lock = _lock(root)  # one daemon per root, held until this process exits
+    # Read by every supervisor (forks of the zygote): engine/cshim.py.
+    os.environ["DOCKYARD_SUPERVISOR"] = supervisor
+    os.environ["DOCKYARD_SHIM_CACHE"] = os.path.join(root, "shim")
     # Fork before threads: nothing below this line may run before it.
     from dockyard.engine.zygote import Zygote
 
@@ -132,10 +140,13 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
     sys.exit(code)
 
 
-def _registry_options(conf: dict[str, Any], insecure: tuple[str, ...], mirrors: tuple[str, ...]) -> Any:
-    """daemon.json's ``insecure-registries``/``registry-mirrors`` plus the flags' (dockerd merges both)."""
-    from dockyard.distribution.client import RegistryOptions
+def _registry_options(conf: dict[str, Any], insecure: tuple[str, ...],
+                      mirrors: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """daemon.json's ``insecure-registries``/``registry-mirrors`` plus the flags' (dockerd merges both).
 
+    Checked here, before the zygote forks; ``RegistryOptions`` is made after
+    (``_run``): its module pulls in the whole registry client (httpx, TLS),
+    which the zygote, and so every supervisor, would otherwise carry."""
     lists = {}
     for key, flag in (("insecure-registries", insecure), ("registry-mirrors", mirrors)):
         value = conf.get(key, [])
@@ -147,8 +158,7 @@ def _registry_options(conf: dict[str, Any], insecure: tuple[str, ...], mirrors: 
         if not m.startswith(("http://", "https://")) or not m.split("://", 1)[1].strip("/"):
             raise click.BadParameter(f"{m!r}: a mirror must be an http:// or https:// URL",
                                      param_hint="registry-mirrors")
-    return RegistryOptions(insecure_registries=lists["insecure-registries"],
-                           mirrors=lists["registry-mirrors"])
+    return lists
 
 
 def _lock(root: str) -> int:
@@ -192,6 +202,10 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
     import logging
     import signal
 
+    # httpx (the registry and volume-plugin clients) imports its own command
+    # line client, and with it rich and pygments (3 MiB), when they are
+    # installed; a None entry makes that import fail, which httpx expects.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from dockyard.api.server import make_app, serve
     from dockyard.engine.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, parse_size
     from dockyard.engine.service import Engine, Options
@@ -234,8 +248,10 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
         app = make_app(engine, images, volumes, networks)
         if registry is not None:
             from dockyard.api.routes.distribution import REGISTRY
+            from dockyard.distribution.client import RegistryOptions
 
-            app[REGISTRY] = registry
+            app[REGISTRY] = RegistryOptions(insecure_registries=registry["insecure-registries"],
+                                            mirrors=registry["registry-mirrors"])
         runner = await serve(app, sockets)
         with open(os.path.join(run_root, "dockyard.pid"), "w") as f:
             f.write(f"{os.getpid()}\n")

@@ -21,7 +21,12 @@ greeted with ``hello``. The supervisor never waits on the daemon (sends
 time out after a few seconds and drop the connection).
 
 Kept small: stdlib plus the runtime's create/start/exec path, all imported
-by the zygote before it forks, so their pages are shared.
+by the zygote before it forks, so their pages are shared. Smaller still:
+once the container has started (and no exec is running), the daemon's
+``--supervisor c`` (the default) has this process ``execve`` the C shim
+(``cshim.py``, ``shim/dockyard-shim.c``), which carries on with the same
+fds, socket and protocol; only the ``local`` log driver, or a host without
+gcc, keeps the Python loop to the end.
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ import selectors
 import signal
 import socket
 import struct
+import sys
 import termios
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import frames
+from . import cshim, frames
 from .logfile import JsonFileWriter, rfc3339nano
 
 SOCKET = "supervisor.sock"
@@ -420,9 +426,19 @@ class Supervisor:
         self.send(frames.ctrl({"event": "exit", "ch": 0, **record}))
 
     def run(self) -> None:
+        # Built (or found) before the container exists, so a first build
+        # never holds up its output.
+        shim, why = cshim.wanted()
+        driver = (self.spec.get("log") or {}).get("driver", "none")
+        if shim and driver not in cshim.LOG_DRIVERS:
+            shim, why = "", f"the C supervisor does not write the {driver!r} log driver"
+        if why:
+            print(f"dy-supervisor: staying in Python: {why}", file=sys.stderr, flush=True)
         if not self.start_init():
             return
         while 0 in self.channels:
+            if shim and self._can_hand_off():
+                shim = self._hand_off(shim)  # returns only if the execve failed
             now = time.monotonic()
             waits = [c.deadline - now for c in self.channels.values() if c.code is not None]
             timeout = max(0.0, min(waits)) if waits else None
@@ -450,6 +466,48 @@ class Supervisor:
         for c in list(self.channels.values()):
             c.code = 137 if c.code is None else c.code
             self._finish(c)
+
+    # --- the C supervisor (cshim.py) -------------------------------------------------
+
+    def _can_hand_off(self) -> bool:
+        """Started, no exec running, the init alive, little to carry over."""
+        c = self.channels.get(0)
+        return (self.started and c is not None and list(self.channels) == [0]
+                and c.code is None and len(c.pending) <= cshim.MAX_CARRY
+                and len(self.parser._buf) <= cshim.MAX_CARRY)
+
+    def _hand_off(self, path: str) -> str:
+        """``execve`` the C supervisor in this process, passing what we hold."""
+        c = self.channels[0]
+        fds = [self.listener.fileno(), *c.outs]
+        fds += [fd for fd in (c.stdin, c.master) if fd is not None]
+        if self.ctl is not None:
+            fds.append(self.ctl.fileno())
+        log_fd, size, parts = -1, 0, (b"", b"")
+        max_size, max_file = -1, 1
+        if self.log is not None:
+            self.log._f.flush()
+            log_fd, size = self.log._f.fileno(), self.log._size
+            parts = (self.log._partial["stdout"], self.log._partial["stderr"])
+            max_size, max_file = self.log.max_size, self.log.max_file
+            fds.append(log_fd)
+        argv = cshim.handoff_argv(
+            path, spec=self.spec, ctl=self.ctl.fileno() if self.ctl is not None else -1,
+            listener=self.listener.fileno(), init_pid=c.pid, outs=c.outs, master=c.master,
+            stdin=c.stdin, close_stdin=c.close_stdin, pending=bytes(c.pending),
+            parser=bytes(self.parser._buf) if self.ctl is not None else b"", log_fd=log_fd, log_size=size, max_size=max_size,
+            max_file=max_file, partial_out=parts[0], partial_err=parts[1])
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        sys.stderr.flush()
+        try:
+            os.execve(path, argv, cshim.handoff_env())
+        except OSError as e:
+            for fd in fds:
+                os.set_inheritable(fd, False)
+            print(f"dy-supervisor: staying in Python: cannot run {path}: {e}",
+                  file=sys.stderr, flush=True)
+        return ""
 
 
 def _in_helper(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,235 @@
+"""The C supervisor (``shim/dockyard-shim.c``): build it, hand a supervisor over to it, run its execs.
+
+A Python supervisor costs ~2.6 MiB PSS per running container; the steady
+state (copying output to the log and the daemon, stdin, resize, reaping,
+``exit.json``) needs none of Python. So the Python supervisor does the rare,
+complex part (creating and starting the container with the in-process
+runtime) and then ``execve``\\ s ``dockyard-shim`` in the same process
+(``handoff_argv``): same pid, still the init's parent, subreaper and session
+leader; the fds it held are inherited and named on argv. containerd-shim
+and conmon split the same way.
+
+- ``binary(cache_dir)``: the shim built static with ``-Os`` on first use and
+  kept under the daemon's root by the source's hash, as ``--init``'s
+  docker-init is (``bundle._compiled_init``); concurrent first starts build
+  it once (a lock file). No gcc or no static libc: "" and the reason, and
+  the supervisor stays Python.
+- ``handoff_argv``: the argv the shim reads (``key=value``; bytes in hex).
+- ``python -m dockyard.engine.cshim exec RUNTIME_ROOT ID RUN_DIR``: what the
+  shim runs for an ``exec`` request (rare: correctness over speed). It reads
+  the daemon's exec request on fd 3, runs the runtime's exec path (the
+  process is its child, reparented to the shim, the subreaper, when it
+  exits) and answers on fd 3 with JSON ``{"ok", "pid", "tty"}`` or
+  ``{"ok": false, "message"}`` and, by SCM_RIGHTS, the process's stdio:
+  ``[master]`` for a tty, else ``[stdout, stderr]`` plus its stdin's write
+  end when stdin is open.
+
+The daemon picks the supervisor with ``dockyard daemon --supervisor
+c|python`` (default c): it sets ``DOCKYARD_SUPERVISOR`` and
+``DOCKYARD_SHIM_CACHE`` (``<root>/shim``) in its environment before forking
+the zygote, so every supervisor sees them. Handed over: the json-file and
+none log drivers; ``local`` stays in Python.
+
+The package directory is ``shim/`` but holds no Python: ``engine/shim.py``
+(the daemon's side of the connection) owns the name ``engine.shim``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from typing import Any
+
+SOURCE = os.path.join(os.path.dirname(__file__), "shim", "dockyard-shim.c")
+MODE_ENV = "DOCKYARD_SUPERVISOR"
+CACHE_ENV = "DOCKYARD_SHIM_CACHE"
+MODES = ("c", "python")
+# Bytes the Python supervisor may carry over on argv (hex doubles them; one
+# argv string may be 128 KiB). Past this the handoff waits for a quieter moment.
+MAX_CARRY = 32 * 1024
+LOG_DRIVERS = ("json-file", "none")
+
+
+def _is_static(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    return head[:4] == b"\x7fELF" and b"ld-linux" not in head
+
+
+def binary(cache_dir: str) -> tuple[str, str]:
+    """(path of the built shim, "") or ("", why it cannot be had)."""
+    import fcntl
+    import shutil
+    import subprocess
+
+    try:
+        with open(SOURCE, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError as e:
+        return "", f"no shim source: {e}"
+    out = os.path.join(cache_dir, f"dockyard-shim-{digest}")
+    if os.path.exists(out):
+        return out, ""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        return "", "no C compiler (gcc) on PATH"
+    try:
+        os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+        lock = os.open(os.path.join(cache_dir, ".build.lock"),
+                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        return "", f"cannot use {cache_dir}: {e}"
+    tmp = f"{out}.{os.getpid()}.tmp"
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first builds, the others wait and reuse
+        if os.path.exists(out):
+            return out, ""
+        r = subprocess.run([gcc, "-static", "-Os", "-o", tmp, SOURCE],
+                           capture_output=True, timeout=120)
+        if r.returncode != 0:
+            return "", f"gcc failed: {r.stderr.decode(errors='replace')[-400:]}"
+        if not _is_static(tmp):
+            return "", "gcc did not link statically (no static libc: libc6-dev)"
+        os.replace(tmp, out)
+        return out, ""
+    except (OSError, subprocess.SubprocessError) as e:
+        return "", f"cannot build the shim: {e}"
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        os.close(lock)
+
+
+def wanted() -> tuple[str, str]:
+    """The shim binary if this daemon wants the C supervisor: (path, "") or ("", why not)."""
+    mode = os.environ.get(MODE_ENV, "python")
+    if mode != "c":
+        return "", ""
+    cache = os.environ.get(CACHE_ENV, "")
+    if not cache:
+        return "", f"{CACHE_ENV} is not set"
+    return binary(cache)
+
+
+def handoff_argv(path: str, *, spec: dict[str, Any], ctl: int, listener: int, init_pid: int,
+                 outs: dict[int, int], master: int | None, stdin: int | None,
+                 close_stdin: bool, pending: bytes, parser: bytes,
+                 log_fd: int, log_size: int, max_size: int, max_file: int,
+                 partial_out: bytes, partial_err: bytes) -> list[str]:
+    """The shim's argv; every fd named here must be inheritable."""
+    args: dict[str, object] = {
+        "ctl": ctl, "listen": listener, "init": init_pid,
+        "stdin": -1 if stdin is None else stdin, "closestdin": int(close_stdin),
+        "pending": pending.hex(), "parser": parser.hex(),
+        "log": log_fd, "logpath": str((spec.get("log") or {}).get("path", "")),
+        "logsize": log_size, "maxsize": max_size, "maxfile": max_file,
+        "part1": partial_out.hex(), "part2": partial_err.hex(),
+        "rundir": str(spec["run_dir"]), "python": sys.executable,
+        "runtime": str(spec["runtime_root"]), "id": str(spec["id"]),
+    }
+    if master is not None:
+        args["master"] = master
+        args["out1"] = master
+    else:
+        for fd, stream in outs.items():
+            args[f"out{stream}"] = fd
+    # The daemon's root on the command line as the daemon has it, so `ps`
+    # (and the tests' cleanup) can tell which daemon a supervisor belongs to.
+    root = os.path.dirname(os.environ.get(CACHE_ENV, "").rstrip("/"))
+    return [path, *(f"{k}={v}" for k, v in args.items()), "--root", root]
+
+
+def handoff_env() -> dict[str, str]:
+    """The shim's environment: ours, with this dockyard importable by its exec helper."""
+    env = dict(os.environ)
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (top, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# --- the exec helper (a fresh interpreter the shim forks per exec) ------------
+
+
+def _exec_helper(runtime_root: str, cid: str, run_dir: str) -> None:
+    import fcntl
+    import json
+    import socket
+    import struct
+    import termios
+
+    sock = socket.socket(fileno=3)
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    fds: list[int] = []
+    try:
+        import msgspec
+
+        from dockyard.oci.runtime import Process
+        from dockyard.runtime.api import Runtime
+        from dockyard.runtime.console import receive_master
+
+        msg = json.loads(b"".join(chunks))
+        ch, tty = int(msg["ch"]), bool(msg.get("tty"))
+        proc = msgspec.json.decode(json.dumps(msg["process"]).encode(), type=Process)
+        rt = Runtime(runtime_root)
+        if tty:
+            path = os.path.join(run_dir, f"exec-{ch}.sock")
+            if os.path.exists(path):
+                os.unlink(path)
+            lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lst.bind(path)
+            lst.listen(1)
+            try:
+                pid = rt.exec(cid, proc, console_socket=path)
+                lst.settimeout(10)
+                conn, _ = lst.accept()
+                with conn:
+                    master = receive_master(conn)
+            finally:
+                lst.close()
+                os.unlink(path)
+            h, w = int(msg.get("h", 0)), int(msg.get("w", 0))
+            if h or w:
+                try:
+                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+                except OSError:
+                    pass
+            fds = [master]
+        else:
+            child: list[int] = []
+            if msg.get("stdin"):
+                r, wr = os.pipe()
+                child.append(r)
+            else:
+                child.append(os.open(os.devnull, os.O_RDONLY))
+            outs = []
+            for _ in (1, 2):
+                pr, pw = os.pipe()
+                outs.append(pr)
+                child.append(pw)
+            pid = rt.exec(cid, proc, stdio=(child[0], child[1], child[2]))
+            fds = outs + ([wr] if msg.get("stdin") else [])
+        reply: dict[str, object] = {"ok": True, "pid": pid, "tty": tty}
+    except Exception as e:
+        reply = {"ok": False, "message": str(e) or type(e).__name__}
+    data = json.dumps(reply).encode()
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.sendall(data)
+    sock.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - run by the shim
+    if len(sys.argv) == 5 and sys.argv[1] == "exec":
+        _exec_helper(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit("usage: python -m dockyard.engine.cshim exec RUNTIME_ROOT ID RUN_DIR")
