@@ -10,6 +10,10 @@ private ``--root``:
 
 ``run`` in the foreground is create, start, wait for the exit and delete in
 one command, for every runtime alike (the API does the same four verbs).
+With ``--lifecycle``, also the way containerd's shim drives a runtime:
+``create --pid-file``, ``start``, wait for the init (this process is the
+child subreaper, as the shim is) and ``delete``: three runtime processes
+per container, for dockyard-runtime and runc.
 Then, for each contender, 20 containers at once: 20 ``run`` commands
 started together (CLI, runc, crun), or 20 ``create`` then 20 ``start``,
 20 waits and 20 ``delete`` in this one process (API). Reports medians, min–max and ratios against runc,
@@ -80,6 +84,7 @@ def make_bundle(work: str) -> str:
 
 
 TIMEOUT = 60.0  # one container, or one batch: far beyond any healthy run
+LIFECYCLE = ": create, start, delete (3 calls)"
 
 
 def _diagnose(p: subprocess.Popen[bytes]) -> str:
@@ -135,6 +140,52 @@ def cli_contender(name: str, argv0: list[str], root: str, bundle: str) -> Conten
             raise RuntimeError(f"{name}: {len(errors)} of {len(ids)} failed: {errors[0]}")
 
     return Contender(name, one, many)
+
+
+def lifecycle_contender(name: str, argv0: list[str], root: str, bundle: str, work: str) -> Contender:
+    """create → start → (the init exits) → delete, three calls, as containerd's shim makes them.
+
+    The init outlives ``create``'s process; this process is the child
+    subreaper (``become_subreaper``), so the init is reparented here and
+    waited for like any child.
+    """
+
+    def call(argv: list[str], cid: str) -> None:
+        # stderr to a file: the init holds create's stdio, and a pipe would
+        # wait for its exit.
+        with tempfile.TemporaryFile() as err:
+            p = subprocess.run([*argv0, "--root", root, *argv], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err, timeout=TIMEOUT)
+            if p.returncode != 0:
+                err.seek(0)
+                raise RuntimeError(f"{name} {argv[0]} {cid}: exit {p.returncode}: "
+                                   f"{err.read().decode().strip()}")
+
+    def one(cid: str) -> None:
+        pid_file = os.path.join(work, f"{cid}.pid")
+        call(["create", "--bundle", bundle, "--pid-file", pid_file, cid], cid)
+        with open(pid_file) as f:
+            pid = int(f.read())
+        os.unlink(pid_file)
+        call(["start", cid], cid)
+        _, status = os.waitpid(pid, 0)
+        call(["delete", cid], cid)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{name} {cid}: exit status {status}")
+
+    def many(ids: list[str]) -> None:
+        for cid in ids:
+            one(cid)
+
+    return Contender(name, one, many)
+
+
+def become_subreaper() -> None:
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def api_contender(root: str, bundle: str) -> Contender:
@@ -207,6 +258,7 @@ def fmt_ms(xs: list[float]) -> tuple[str, str]:
 def report(contenders: list[Contender], rounds: int, parallel: int, notes: list[str]) -> str:
     ok = [c for c in contenders if c.times]
     runc = next((c for c in ok if c.name == "runc"), None)
+    runc3 = next((c for c in ok if c.name == "runc" + LIFECYCLE), None)
     lines = [
         f"One container, create → start → exit → delete (median of {rounds}, interleaved):",
         "",
@@ -216,7 +268,11 @@ def report(contenders: list[Contender], rounds: int, parallel: int, notes: list[
     for c in ok:
         med, rng = fmt_ms(c.times)
         ratio = statistics.median(c.times) / statistics.median(runc.times) if runc else float("nan")
-        lines.append(f"| {c.name} | {med} | {rng} | {ratio:.2f}× |")
+        if c.name.endswith(LIFECYCLE) and runc3 is not None and c is not runc3:
+            ratio = statistics.median(c.times) / statistics.median(runc3.times)
+            lines.append(f"| {c.name} | {med} | {rng} | {ratio:.2f}× runc's 3 calls |")
+        else:
+            lines.append(f"| {c.name} | {med} | {rng} | {ratio:.2f}× |")
     lines += [
         "",
         f"{parallel} containers at once (containers/s, median of the rounds):",
@@ -225,7 +281,7 @@ def report(contenders: list[Contender], rounds: int, parallel: int, notes: list[
         "| --- | ---: | ---: | ---: |",
     ]
     for c in ok:
-        if not c.rates:
+        if not c.rates or c.name.endswith(LIFECYCLE):
             continue
         med = statistics.median(c.rates)
         ratio = med / statistics.median(runc.rates) if runc and runc.rates else float("nan")
@@ -242,6 +298,11 @@ def report(contenders: list[Contender], rounds: int, parallel: int, notes: list[
     if api and crun:
         r = statistics.median(api.times) / statistics.median(crun.times)
         targets.append(f"API at or below crun: {'met' if r <= 1.0 else 'NOT met'} ({r:.2f}× crun)")
+    dy3, runc3 = by_name.get("dockyard-runtime" + LIFECYCLE), by_name.get("runc" + LIFECYCLE)
+    if dy3 and runc3:
+        r = statistics.median(dy3.times) / statistics.median(runc3.times)
+        targets.append(f"the shim's create/start/delete within 1.5× of runc's: "
+                       f"{'met' if r <= 1.5 else 'NOT met'} ({r:.2f}×)")
     if targets:
         lines += ["", "Targets (issue 2): " + "; ".join(targets) + "."]
     for c in contenders:
@@ -272,12 +333,16 @@ def main() -> None:
     ap.add_argument("--parallel-rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--write-doc", action="store_true")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the notes under the tables (e.g. the numbers before a change)")
+    ap.add_argument("--lifecycle", action="store_true",
+                    help="also create/start/delete as three calls, as containerd's shim makes them")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/runtime.py needs root")
 
     work = tempfile.mkdtemp(prefix="dy-bench-rt-", dir="/tmp")
-    roots = {k: os.path.join(work, k) for k in ("dy", "api", "runc", "crun")}
+    roots = {k: os.path.join(work, k) for k in ("dy", "api", "runc", "crun", "dy3", "runc3")}
     import compileall
 
     import dockyard
@@ -287,7 +352,8 @@ def main() -> None:
     # (as in some shells) every CLI call would compile every module anew.
     compileall.compile_dir(os.path.dirname(dockyard.__file__), quiet=1)
     notes: list[str] = [
-        f"cgroups on this host: {paths.host().mode}; dockyard's bytecode precompiled"
+        f"cgroups on this host: {paths.host().mode}; dockyard's bytecode precompiled",
+        *args.note,
     ]
     mounted = False
     contenders: list[Contender] = []
@@ -299,6 +365,12 @@ def main() -> None:
         except ImportError as e:
             notes.append(f"in-process API not available: {e}")
         contenders.append(cli_contender("runc", ["runc"], roots["runc"], bundle))
+        if args.lifecycle:
+            become_subreaper()
+            contenders.append(lifecycle_contender("dockyard-runtime" + LIFECYCLE, [DY], roots["dy3"],
+                                                  bundle, work))
+            contenders.append(lifecycle_contender("runc" + LIFECYCLE, ["runc"], roots["runc3"],
+                                                  bundle, work))
         if shutil.which("crun"):
             if crun_needs_hugetlb(roots["crun"], bundle):
                 mounted = mount_hugetlb_v1()
@@ -331,7 +403,7 @@ def main() -> None:
         for rnd in range(args.parallel_rounds):
             k = rnd % len(contenders)
             for c in contenders[k:] + contenders[:k]:
-                if c.error:
+                if c.error or c.name.endswith(LIFECYCLE):  # one at a time only: the shim's way
                     continue
                 ids = [f"p{rnd}x{i}" for i in range(args.parallel)]
                 t = time.perf_counter()
@@ -346,7 +418,8 @@ def main() -> None:
         for name, root in roots.items():
             if not os.path.isdir(root):
                 continue
-            argv0 = {"dy": [DY], "api": [DY], "runc": ["runc"], "crun": ["crun"]}[name]
+            argv0 = {"dy": [DY], "api": [DY], "runc": ["runc"], "crun": ["crun"], "dy3": [DY],
+                     "runc3": ["runc"]}[name]
             for cid in os.listdir(root):
                 if os.path.isdir(os.path.join(root, cid)):
                     subprocess.run([*argv0, "--root", root, "delete", "--force", cid],
@@ -357,7 +430,15 @@ def main() -> None:
     table = report(contenders, args.rounds, args.parallel, notes)
     print(table)
     if args.write_doc:
-        command = ".venv/bin/python bench/runtime.py " + " ".join(sys.argv[1:])
+        shown, skip = [], False  # the command line without the --note texts (they are below)
+        for a in sys.argv[1:]:
+            if skip or a.startswith("--note="):
+                skip = False
+                continue
+            skip = a == "--note"
+            if not skip:
+                shown.append(a)
+        command = ".venv/bin/python bench/runtime.py " + " ".join(shown)
         write_doc(table, command.strip())
         print(f"written to {DOC}")
 

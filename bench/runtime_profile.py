@@ -233,6 +233,12 @@ def main() -> None:
             phases(work, bundle, args.rounds)
         else:
             trees = [tuple(s.split("=", 1)) for s in args.src] or [("src", os.path.join(REPO, "src"))]
+            import compileall
+
+            for _label, src in trees:
+                # Bytecode for every tree alike: with PYTHONDONTWRITEBYTECODE set (as in
+                # some shells) each CLI call would otherwise compile what it imports.
+                compileall.compile_dir(src, quiet=1)
             ab(work, bundle, trees, args.rounds, args.threaded)  # type: ignore[arg-type]
     finally:
         shutil.rmtree(work, ignore_errors=True)

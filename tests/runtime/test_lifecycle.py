@@ -188,3 +188,9 @@ def test_in_process_kill_and_exec(bundle: Bundle, state_root: Path, unique: str)
         assert rt.wait(unique) == 128 + signal.SIGKILL
     finally:
         rt.delete(unique, force=True)
+
+
+def test_quiet_list_of_nothing_prints_nothing(runtime_cli: CLI) -> None:
+    """runc prints no line at all (a shim splitting on newlines must not see an empty id)."""
+    r = runtime_cli("list", "-q")
+    assert r.returncode == 0 and r.stdout == ""

@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -39,14 +40,23 @@ HEAVY = ("msgspec", "tempfile", "shutil", "subprocess", "socket", "dataclasses",
 
 
 def _imported_by(argv: list[str]) -> set[str]:
-    """Modules a CLI call imported (python -X importtime, on stderr)."""
-    p = subprocess.run([sys.executable, "-X", "importtime", DOCKYARD_RUNTIME, *argv],
-                       capture_output=True, text=True, timeout=30)
+    """Modules a CLI call imported (python -X importtime, on stderr).
+
+    stderr goes to a file, not a pipe: after ``create`` the container's init
+    holds the runtime's stdio, and a pipe would not see EOF until it exits.
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.run([sys.executable, "-X", "importtime", DOCKYARD_RUNTIME, *argv],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                           timeout=60)
+        err.seek(0)
+        stderr = err.read()
+    assert p.returncode == 0, stderr[-2000:]
     names = set()
-    for line in p.stderr.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             names.add(line.rsplit("|", 1)[1].strip())
-    assert names, p.stderr
+    assert names, stderr
     return names
 
 
@@ -58,6 +68,41 @@ def test_light_verbs_import_nothing_heavy(cli: CLI, bundle: Bundle, unique: str)
         heavy = sorted(_imported_by(root + argv) & set(HEAVY))
         assert heavy == [], f"dockyard-runtime {argv[0]} imported {heavy}"
     assert cli("delete", "--force", unique).returncode == 0
+
+
+# What a container's lifecycle (create, start, state, delete; or run) must not
+# import: each costs every call a few ms of CPU in a fresh interpreter. The
+# CLI decodes config.json with runtime.config (not msgspec), JSON with
+# runtime.jsonio (json's C codec: no json package, hence no re and enum),
+# signals through _signal (no enum), and keeps typing, dataclasses (inspect),
+# contextlib and functools off the path.
+LIFECYCLE_HEAVY = (*HEAVY, "json", "re", "enum", "signal", "inspect", "contextlib", "functools",
+                   "dockyard.oci.runtime")
+# ``start``, ``state`` and ``delete`` never load the creation machinery.
+CREATION = ("dockyard.runtime.create", "dockyard.runtime.stages", "dockyard.runtime.config",
+            "dockyard.runtime.rootfs", "dockyard.runtime.process", "ctypes")
+
+
+def test_lifecycle_verbs_import_only_what_they_need(cli: CLI, bundle: Bundle, unique: str) -> None:
+    bundle.process["args"] = ["true"]
+    bundle.write()
+    root = ["--root", str(cli.root)]
+    # `run` and `create` with a cgroup limit: the cgroup modules are on the path too.
+    bundle.linux.setdefault("resources", {})["pids"] = {"limit": 100}
+    bundle.write()
+    seen = _imported_by(root + ["run", "--bundle", str(bundle.path), f"{unique}-r"])
+    assert sorted(seen & set(LIFECYCLE_HEAVY)) == [], "run"
+    assert "dockyard.runtime.cgroups.v1" in seen or "dockyard.runtime.cgroups.v2" in seen
+    steps = (["create", "--bundle", str(bundle.path), unique], ["state", unique], ["start", unique],
+             ["delete", "--force", unique])
+    for argv in steps:
+        seen = _imported_by(root + argv)
+        heavy = sorted(seen & set(LIFECYCLE_HEAVY))
+        assert heavy == [], f"dockyard-runtime {argv[0]} imported {heavy}"
+        if argv[0] != "create":
+            creation = sorted(seen & set(CREATION))
+            assert creation == [], f"dockyard-runtime {argv[0]} imported {creation}"
+    assert not (cli.root / unique).exists()
 
 
 _FAILING_INIT = textwrap.dedent("""

@@ -1,7 +1,9 @@
 """The OCI runtime: runc's role. A bundle becomes a running container.
 
-The story of ``create``: the bundle's config.json is decoded into the
-``oci.runtime`` types and checked (``create.py``); a state directory
+The story of ``create``: the bundle's config.json is decoded and checked
+(``create.py``; the CLI decodes with ``config.py`` into light views of the
+``oci.runtime`` types, the engine, which has msgspec loaded, into the types
+themselves); a state directory
 (``container.py``: state.json, a copy of config.json, exec.fifo) and the
 cgroup (``cgroups/``) are made; then the setup stages run (``stages.py``,
 messages in ``sync.py``): ``[1:CHILD]`` enters or creates the namespaces
@@ -29,7 +31,13 @@ Default cgroup: ``/dockyard/<id>`` when config.json has no cgroupsPath.
 
 Imports from dockyard: ``oci`` and ``linux`` only; it knows nothing of
 images, the engine or HTTP. Kept light: the CLI imports only the module of
-the verb it runs (the CLI's start-up time is part of every container's).
+the verb it runs (the CLI's start-up time is part of every container's), and
+the lifecycle verbs never import msgspec, ``json`` (``jsonio.py`` calls its C
+codec), ``re``, ``enum``/``signal`` (``_signal`` instead), ``typing`` or
+``dataclasses``; ``start``, ``state`` and ``delete`` never import the creation
+machinery. ``tests/runtime/test_perf_paths.py`` holds each verb to that.
+A seccomp profile is compiled once per state root and kept
+(``seccomp_cache.py``): later CLI calls load the program without pyseccomp.
 """
 
 from __future__ import annotations

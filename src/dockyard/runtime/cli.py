@@ -150,4 +150,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if argv is None:
+        # The console script: leave without the interpreter's teardown (module
+        # and object clean-up, ~3 ms of CPU, some 10 % of a light verb). All we
+        # wrote is flushed, files are closed, no thread or atexit hook is ours.
+        # A caller that passes argv (a test, in-process) gets SystemExit.
+        sys.stderr.flush()
+        os._exit(code)
     raise SystemExit(code)

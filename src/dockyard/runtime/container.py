@@ -15,16 +15,17 @@ Layout (runc's, so tools that peek find what they expect):
 The status a reader sees is computed, not trusted from the file: a pid that
 is gone, a zombie, or a different process (start time) means ``stopped``;
 ``exec.fifo`` present means ``created``; the paused flag means ``paused``.
-This module stays light (json and os only): it is on every CLI verb's path.
+This module stays light (os and ``jsonio``, not even ``json``): it is on every
+CLI verb's path.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from _thread import get_ident
 
+from . import jsonio
 from .errors import ContainerNotFound, InvalidArgument
 
 TYPE_CHECKING = False
@@ -96,7 +97,7 @@ class Container:
         """Read state.json; ``ContainerNotFound`` if there is no such container."""
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
-                self.state = json.loads(f.read())
+                self.state = jsonio.loads(f.read())
         except FileNotFoundError:
             if not self.exists():
                 raise ContainerNotFound(self.id) from None
@@ -108,7 +109,7 @@ class Container:
 
     def save(self) -> None:
         write_private(os.path.join(self.dir, STATE_FILE),
-                      json.dumps(self.state, separators=(",", ":")).encode())
+                      jsonio.dumps(self.state).encode())
 
     def config_bytes(self) -> bytes:
         with open(os.path.join(self.dir, CONFIG_FILE), "rb") as f:
@@ -116,7 +117,7 @@ class Container:
 
     def config_json(self) -> dict[str, Any]:
         try:
-            data: dict[str, Any] = json.loads(self.config_bytes())
+            data: dict[str, Any] = jsonio.loads(self.config_bytes())
         except (OSError, ValueError):
             return {}
         return data

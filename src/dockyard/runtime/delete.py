@@ -7,12 +7,11 @@ crashed ``create`` left: a state.json without pid, or no state.json at all.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import time
+from _signal import SIGKILL  # not ``signal``: its enum import costs every delete
 
-from . import hooks
+from . import hooks, jsonio
 from .container import Container, new_cgroup, proc_start_time, remove_dir
 from .errors import ContainerNotFound, InvalidState
 
@@ -66,7 +65,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         if status == "paused" and mgr is not None:
             mgr.thaw()
         try:
-            os.kill(c.pid, signal.SIGKILL)
+            os.kill(c.pid, SIGKILL)
         except ProcessLookupError:
             pass
         wait_gone(c.pid, c.state.get("initProcessStart"))
@@ -81,7 +80,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     if wire.get("poststop"):
         state = c.oci_state()
         state["status"] = "stopped"
-        hooks.run_warn(wire["poststop"], json.dumps(state).encode(), "poststop")
+        hooks.run_warn(wire["poststop"], jsonio.dumps(state, compact=False).encode(), "poststop")
     remove_dir(c.dir)
 
 

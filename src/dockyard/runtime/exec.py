@@ -102,9 +102,9 @@ def exec_process(
             mgr = None
     seccomp = None
     if spec.linux and spec.linux.seccomp:
-        from .seccomp import prepare
+        from .seccomp_cache import prepare  # the program create compiled, usually
 
-        seccomp = prepare(spec.linux.seccomp)
+        seccomp = prepare(root, spec.linux.seccomp)
     own = False
     if console_socket:
         from .console import connect

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _signal  # signal's C module: its numbers, without signal's enum import
 import os
-import signal
 
 from .container import Container, new_cgroup
 from .errors import InvalidArgument, InvalidState
@@ -22,10 +22,10 @@ def parse_signal(value: str | int) -> int:
     name = value.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise InvalidArgument(f"unknown signal {value!r}") from None
+    number = getattr(_signal, name, None) if not name.startswith("SIG_") else None
+    if not isinstance(number, int):
+        raise InvalidArgument(f"unknown signal {value!r}")
+    return number
 
 
 def pids(c: Container) -> list[int]:
@@ -58,7 +58,7 @@ def descendants(pid: int) -> list[int]:
     return sorted(out)
 
 
-def kill(root: str, container_id: str, sig: int | str = signal.SIGTERM, all_: bool = False) -> None:
+def kill(root: str, container_id: str, sig: int | str = _signal.SIGTERM, all_: bool = False) -> None:
     c = Container(root, container_id).load()
     signum = parse_signal(sig)
     if c.status() == "stopped":

@@ -48,7 +48,8 @@ def cli(verb: str, argv: list[str], g: Globals) -> int:
             raise SystemExit(f"flag provided but not defined: {a}")
     states = list_states(g.root)
     if quiet:
-        print("\n".join(s["id"] for s in states))
+        for s in states:  # nothing at all when there is none, as runc (not an empty line)
+            print(s["id"])
     elif fmt == "json":
         print(json.dumps(states))
     else:

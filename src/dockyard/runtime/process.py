@@ -24,7 +24,6 @@ import os
 import resource
 
 from dockyard.linux import syscalls as sc
-from dockyard.oci.runtime import POSIXRlimit, Process
 
 from . import caps
 from .errors import InvalidConfig, ProcessSetupError
@@ -32,6 +31,8 @@ from .errors import InvalidConfig, ProcessSetupError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Protocol
+
+    from dockyard.oci.runtime import POSIXRlimit, Process
 
     class SeccompFilter(Protocol):
         def load(self) -> None: ...

@@ -26,11 +26,15 @@ import os
 import stat
 
 from dockyard.linux import syscalls as sc
-from dockyard.oci.runtime import LinuxDevice, Mount, Spec
 
+from . import config
 from .errors import InvalidConfig, ProcessSetupError
 from .mounts import PROPAGATION, locked_flags, parse_options
 from .securejoin import open_in_root, secure_join
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxDevice, Mount, Spec
 
 DEFAULT_DEVICES: tuple[tuple[str, int, int], ...] = (
     ("/dev/null", 1, 3),
@@ -184,8 +188,9 @@ def _bind_cgroup(mpoint: str, mroot: str, path: str, dest: str, flags: int) -> N
 def make_devices(rootfs: str, devices: list[LinuxDevice] | None, in_userns: bool) -> None:
     old = os.umask(0)
     try:
-        wanted = [LinuxDevice(path=p, type="c", major=ma, minor=mi, file_mode=0o666, uid=0, gid=0)
-                  for p, ma, mi in DEFAULT_DEVICES]
+        wanted: list[LinuxDevice] = [
+            config.new("LinuxDevice", path=p, type="c", major=ma, minor=mi, file_mode=0o666, uid=0, gid=0)
+            for p, ma, mi in DEFAULT_DEVICES]
         given = {d.path for d in devices or ()}
         wanted = [d for d in wanted if d.path not in given] + list(devices or ())
         for dev in wanted:

@@ -10,9 +10,9 @@ pty master itself and copies it to and from its own stdio.
 
 from __future__ import annotations
 
-import json
 import os
 
+from . import jsonio
 from .create import create, parse_create_args
 from .delete import delete, wait_child
 from .signals import forwarding
@@ -76,7 +76,7 @@ def _wants_terminal(bundle: str) -> bool:
     a second full decode here cost every ``run``)."""
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            return json.loads(f.read()).get("process", {}).get("terminal") is True
+            return jsonio.loads(f.read()).get("process", {}).get("terminal") is True
     except (OSError, ValueError, AttributeError):
         return False  # create reports what is wrong
 

@@ -46,11 +46,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import msgspec
 import pyseccomp
 
 from dockyard.oci.errors import InvalidSpecError
-from dockyard.oci.runtime import LinuxSeccomp, LinuxSeccompArg, LinuxSyscall
+
+from . import config, jsonio
+from .seccomp_cache import NR_SECCOMP, load_bpf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    # Types only: ``create`` hands in the views of config.py, and importing
+    # oci.runtime would load msgspec (resolve_profile imports it when used).
+    from dockyard.oci.runtime import LinuxSeccomp, LinuxSeccompArg, LinuxSyscall
 
 FIELD = "$.linux.seccomp"
 
@@ -149,22 +156,13 @@ def _arg(a: LinuxSeccompArg, field: str) -> pyseccomp.Arg:
     return pyseccomp.Arg(a.index, OPS[a.op], a.value, a.value_two or 0)
 
 
-# seccomp(2): the raw interface the compiled program is loaded through.
-SECCOMP_SET_MODE_FILTER = 1
-FILTER_FLAG_TSYNC, FILTER_FLAG_LOG, FILTER_FLAG_SPEC_ALLOW, FILTER_FLAG_NEW_LISTENER = 1, 2, 4, 8
-_NR_SECCOMP = {"x86_64": 317, "aarch64": 277, "ppc64le": 358, "s390x": 348, "riscv64": 277}
+# seccomp(2) filter flags (the program is loaded through seccomp_cache.load_bpf).
+FILTER_FLAG_TSYNC, FILTER_FLAG_LOG, FILTER_FLAG_SPEC_ALLOW = 1, 2, 4
 _SPEC_FLAGS = {
     "SECCOMP_FILTER_FLAG_TSYNC": FILTER_FLAG_TSYNC,
     "SECCOMP_FILTER_FLAG_LOG": FILTER_FLAG_LOG,
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": FILTER_FLAG_SPEC_ALLOW,
 }
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass
@@ -187,8 +185,7 @@ class SeccompFilter:
 
     def load(self) -> None:
         """Install the filter in the calling process (and, with TSYNC, all its threads)."""
-        nr = _NR_SECCOMP.get(platform.machine())
-        if nr is None or not self.bpf:  # an arch we have no number for: libseccomp's load
+        if platform.machine() not in NR_SECCOMP or not self.bpf:  # libseccomp's own load
             try:
                 self.filter.load()
             except OSError as e:
@@ -196,14 +193,7 @@ class SeccompFilter:
             if self.uses_notify:
                 self.listener_fd = int(pyseccomp._libseccomp.seccomp_notify_fd(self.filter._filter))
             return
-        code = ctypes.create_string_buffer(self.bpf, len(self.bpf))
-        prog = _SockFprog(len(self.bpf) // 8, ctypes.addressof(code))
-        flags = self.flags | (FILTER_FLAG_NEW_LISTENER if self.uses_notify else 0)
-        ret = int(_libc.syscall(nr, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog)))
-        if ret < 0:
-            err = ctypes.get_errno()
-            hint = " (needs no_new_privs or CAP_SYS_ADMIN)" if err == errno.EACCES else ""
-            raise OSError(err, f"seccomp: loading the filter: {os.strerror(err)}{hint}")
+        ret = load_bpf(self.bpf, self.flags, self.uses_notify)
         if self.uses_notify:
             self.listener_fd = ret
 
@@ -244,7 +234,8 @@ def prepare(spec: LinuxSeccomp) -> SeccompFilter:
     Each call returns its own ``SeccompFilter`` (the listener fd is per load),
     sharing the compiled program with earlier calls for an equal spec.
     """
-    key = msgspec.json.encode(spec)
+    # Views (create) and structs (exec) alike: the spec's JSON is the key.
+    key = jsonio.dumps(config.to_builtins(spec)).encode()
     hit = _CACHE.get(key)
     if hit is None:
         hit = _build(spec)
@@ -425,6 +416,8 @@ def resolve_profile(
     None), ``arch`` a ``SCMP_ARCH_*`` (this machine's when None), ``kernel``
     a release like ``6.1.0`` (this one's when None).
     """
+    from dockyard.oci.runtime import LinuxSeccomp, LinuxSeccompArg, LinuxSyscall
+
     caps = set(DEFAULT_CAPS if capabilities is None else capabilities)
     arch = arch or _MACHINE_ARCH.get(platform.machine(), "SCMP_ARCH_X86_64")
     kernel = kernel or platform.release()

@@ -48,14 +48,14 @@ with other threads.
 
 from __future__ import annotations
 
+# ``_signal``, the C module under ``signal``: same functions and numbers,
+# without the ``enum`` import (signals.py says why).
+import _signal as signal
 import ctypes
 import gc
 import os
-import signal
-from dataclasses import dataclass, field
 
 from dockyard.linux import syscalls as sc
-from dockyard.oci.runtime import Process, Spec
 
 from . import process, rootfs, sync
 from .errors import ProcessSetupError
@@ -64,6 +64,8 @@ from .securejoin import secure_join
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from dockyard.oci.runtime import Process, Spec
 
     from .cgroups import CgroupManager
     from .process import SeccompFilter
@@ -93,33 +95,59 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-@dataclass
 class Launch:
-    """Everything the stages need; built by create/exec, inherited by fork."""
+    """Everything the stages need; built by create/exec, inherited by fork.
 
-    mode: str  # "create" or "exec"
-    process: Process
-    spec: Spec | None = None  # create: the whole config
-    bundle: str = ""
-    rootfs: str = ""
-    state_dir: str = ""
-    join: dict[str, str] = field(default_factory=dict)  # ns type -> path
-    new: list[str] = field(default_factory=list)  # ns types to unshare
-    uid_map: str = ""
-    gid_map: str = ""
-    console_fd: int = -1
-    stdio: tuple[int, int, int] | None = None
-    preserve_fds: int = 0
-    no_pivot: bool = False
-    cgroup: CgroupManager | None = None
-    cgroup_lines: list[str] = field(default_factory=list)  # set by [1:CHILD] for [2:INIT]
-    seccomp: SeccompFilter | None = None
-    # runtime-side callbacks
-    on_init: Callable[[int], None] | None = None
-    # None when config.json has no such hooks: the stages then skip the
-    # "hooks" and "go-init" hand-offs (see the diagram).
-    parent_hooks: Callable[[int], None] | None = None
-    container_hooks: Callable[[str, int], None] | None = None  # (phase, host pid), in init
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect`` (and
+    ast, dis, tokenize), ~7 ms of every ``create``.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str,  # "create" or "exec"
+        process: Process,
+        spec: Spec | None = None,  # create: the whole config
+        bundle: str = "",
+        rootfs: str = "",
+        state_dir: str = "",
+        join: dict[str, str] | None = None,  # ns type -> path
+        new: list[str] | None = None,  # ns types to unshare
+        uid_map: str = "",
+        gid_map: str = "",
+        console_fd: int = -1,
+        stdio: tuple[int, int, int] | None = None,
+        preserve_fds: int = 0,
+        no_pivot: bool = False,
+        cgroup: CgroupManager | None = None,
+        seccomp: SeccompFilter | None = None,
+        on_init: Callable[[int], None] | None = None,
+        parent_hooks: Callable[[int], None] | None = None,
+        container_hooks: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.process = process
+        self.spec = spec
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.state_dir = state_dir
+        self.join: dict[str, str] = join if join is not None else {}
+        self.new: list[str] = new if new is not None else []
+        self.uid_map = uid_map
+        self.gid_map = gid_map
+        self.console_fd = console_fd
+        self.stdio = stdio
+        self.preserve_fds = preserve_fds
+        self.no_pivot = no_pivot
+        self.cgroup = cgroup
+        self.cgroup_lines: list[str] = []  # set by [1:CHILD] for [2:INIT]
+        self.seccomp = seccomp
+        # runtime-side callbacks
+        self.on_init = on_init
+        # None when config.json has no such hooks: the stages then skip the
+        # "hooks" and "go-init" hand-offs (see the diagram).
+        self.parent_hooks = parent_hooks
+        self.container_hooks = container_hooks  # (phase, host pid), in init
 
 
 def launch(cfg: Launch) -> int:

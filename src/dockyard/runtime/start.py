@@ -8,11 +8,10 @@ failure is only a warning (runtime-spec).
 
 from __future__ import annotations
 
-import json
 import os
 import select
 
-from . import hooks
+from . import hooks, jsonio
 from .container import Container
 from .errors import InvalidState
 
@@ -45,7 +44,7 @@ def start(root: str, container_id: str) -> Container:
     os.unlink(c.fifo)
     wire = c.config_json().get("hooks") or {}
     if wire.get("poststart"):
-        hooks.run_warn(wire["poststart"], json.dumps(c.oci_state()).encode(), "poststart")
+        hooks.run_warn(wire["poststart"], jsonio.dumps(c.oci_state(), compact=False).encode(), "poststart")
     return c
 
 

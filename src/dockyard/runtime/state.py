@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from . import jsonio
 from .container import Container
 
 TYPE_CHECKING = False
@@ -15,5 +14,5 @@ def cli(verb: str, argv: list[str], g: Globals) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         raise SystemExit("usage: dockyard-runtime state <container-id>")
     c = Container(g.root, argv[0]).load()
-    print(json.dumps(c.oci_state(), indent=2))
+    print(jsonio.dumps_indent(c.oci_state()))
     return 0

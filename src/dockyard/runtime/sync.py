@@ -35,8 +35,8 @@ P = the runtime, C = ``[1:CHILD]``, I = ``[2:INIT]``.
 from __future__ import annotations
 
 import _socket
-import json
 
+from . import jsonio
 from .errors import ProcessSetupError
 
 TYPE_CHECKING = False
@@ -59,7 +59,7 @@ def socketpair() -> tuple[Socket, Socket]:
 
 def send(sock: Socket, type_: str, **fields: Any) -> None:
     fields["type"] = type_
-    sock.send(json.dumps(fields).encode())
+    sock.send(jsonio.dumps(fields, compact=False).encode())
 
 
 def recv(sock: Socket) -> dict[str, Any] | None:
@@ -67,7 +67,7 @@ def recv(sock: Socket) -> dict[str, Any] | None:
     data = sock.recv(MAX_MESSAGE)
     if not data:
         return None
-    msg: dict[str, Any] = json.loads(data)
+    msg: dict[str, Any] = jsonio.loads(data)
     return msg
 
 

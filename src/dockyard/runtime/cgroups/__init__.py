@@ -33,58 +33,29 @@ Imports from dockyard: ``oci`` and ``linux`` only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 # Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
-# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING, Protocol
-
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps); and
+# ``typing`` (the Protocol) a few more, so it is for the type checker only.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from dockyard.oci.runtime import LinuxResources
 
+    from .stats import BlkioEntry, CPUStats, MemoryStats, Stats
+else:
+    Protocol = object
 
-@dataclass
-class CPUStats:
-    usage_total_ns: int = 0
-    usage_user_ns: int = 0
-    usage_kernel_ns: int = 0
-    percpu_ns: list[int] = field(default_factory=list)
-    throttled_periods: int = 0
-    throttled_time_ns: int = 0
-    periods: int = 0  # enforcement periods elapsed (runc's throttling.periods)
+__all__ = ["BlkioEntry", "CPUStats", "CgroupManager", "MemoryStats", "Stats", "new_manager"]
 
 
-@dataclass
-class MemoryStats:
-    usage: int = 0
-    max_usage: int = 0
-    limit: int = 0
-    swap_usage: int = 0
-    swap_limit: int = 0
-    cache: int = 0
-    oom_kills: int = 0
-    raw: dict[str, int] = field(default_factory=dict)
-    failcnt: int = 0  # v1: times the limit was hit (runc's usage.failcnt); v2: memory.events max
+def __getattr__(name: str) -> object:
+    # The stats classes live in ``stats`` (dataclasses cost every import).
+    if name in ("BlkioEntry", "CPUStats", "MemoryStats", "Stats"):
+        from . import stats
 
-
-@dataclass
-class BlkioEntry:
-    major: int
-    minor: int
-    op: str  # "Read", "Write", ...
-    value: int
-
-
-@dataclass
-class Stats:
-    """What ``runc events --stats`` reports, in the same shape."""
-
-    cpu: CPUStats = field(default_factory=CPUStats)
-    memory: MemoryStats = field(default_factory=MemoryStats)
-    pids_current: int = 0
-    pids_limit: int = 0
-    blkio_bytes: list[BlkioEntry] = field(default_factory=list)
-    blkio_ios: list[BlkioEntry] = field(default_factory=list)
+        return getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CgroupManager(Protocol):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable
+
+# Not ``signal`` (its enum import costs every CLI call) nor collections.abc:
+# this module is on the path of every create and delete.
+from _signal import SIGKILL
 
 from . import fs
 from .errors import CgroupWriteError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 def make_dirs(path: str, mountpoint: str) -> list[str]:
@@ -56,7 +62,7 @@ def wait_until(check: Callable[[], bool], timeout: float) -> bool:
 def kill_all(pids: Iterable[int]) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, SIGKILL)
         except ProcessLookupError:
             continue
 

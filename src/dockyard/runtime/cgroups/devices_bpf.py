@@ -25,14 +25,14 @@ import os
 import platform
 import struct
 
+from .errors import CgroupWriteError
+
 # Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
 # dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from dockyard.oci.runtime import LinuxDeviceCgroup
-
-from .errors import CgroupWriteError
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351, "riscv64": 280}
 

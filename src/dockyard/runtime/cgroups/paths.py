@@ -19,23 +19,48 @@ mount elsewhere, usually /sys/fs/cgroup/unified) or ``v1``.
 
 from __future__ import annotations
 
-import functools
-from typing import Literal, NamedTuple
-
 from .errors import InvalidCgroupPathError
 
-Mode = Literal["v1", "v2", "hybrid"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Mode = Literal["v1", "v2", "hybrid"]
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-# NamedTuples, not dataclasses: the CLI imports this module once per
-# container, and a NamedTuple class is several times cheaper to create.
-class CgroupPath(NamedTuple):
+class _Record:
+    """A small immutable record (what a NamedTuple gives, without ``typing``).
+
+    The CLI imports this module once per container: neither dataclasses
+    (which import ``inspect``) nor ``typing.NamedTuple`` are free.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, n) for n in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({inner})"
+
+
+class CgroupPath(_Record):
     """A parsed cgroupsPath: ``inner`` has no leading slash; ``relative`` to our own cgroup."""
 
-    inner: str
-    relative: bool
+    __slots__ = ("inner", "relative")
+
+    def __init__(self, inner: str, relative: bool) -> None:
+        self.inner = inner
+        self.relative = relative
 
 
 def _check_components(parts: list[str], original: str) -> None:
@@ -106,12 +131,15 @@ def parse(cgroups_path: str) -> CgroupPath:
 # --- the host --------------------------------------------------------------------
 
 
-class Hierarchy(NamedTuple):
+class Hierarchy(_Record):
     """One mounted hierarchy: its mount point and the cgroup mounted there."""
 
-    mountpoint: str
-    root: str  # the cgroup at the mount point (not "/" inside a cgroup namespace/bind)
-    controllers: tuple[str, ...]  # v1: ("cpu", "cpuacct") or ("name=systemd",); v2: ()
+    __slots__ = ("mountpoint", "root", "controllers")
+
+    def __init__(self, mountpoint: str, root: str, controllers: tuple[str, ...]) -> None:
+        self.mountpoint = mountpoint
+        self.root = root  # the cgroup at the mount point (not "/" inside a cgroup namespace/bind)
+        self.controllers = controllers  # v1: ("cpu", "cpuacct") or ("name=systemd",); v2: ()
 
 
 _V1_OPTIONS = frozenset(
@@ -119,10 +147,16 @@ _V1_OPTIONS = frozenset(
 )
 
 
-class Host(NamedTuple):
-    mode: Mode
-    v1: dict[str, Hierarchy]  # controller → hierarchy
-    unified: Hierarchy | None
+class Host(_Record):
+    __slots__ = ("mode", "v1", "unified")
+
+    def __init__(self, mode: Mode, v1: dict[str, Hierarchy], unified: Hierarchy | None) -> None:
+        self.mode: Mode = mode
+        self.v1 = v1  # controller → hierarchy
+        self.unified = unified
+
+    def __hash__(self) -> int:  # v1 is a dict: hash by identity, as a tuple holding it could not
+        return id(self)
 
 
 def _unescape(s: str) -> str:
@@ -177,11 +211,15 @@ def parse_mountinfo(text: str) -> Host:
     return Host("v1", {}, None)
 
 
-@functools.cache
+_HOST: list[Host] = []  # the cache: functools (and collections under it) cost each CLI call
+
+
 def host() -> Host:
     """This host's cgroup layout (read once per process)."""
-    with open("/proc/self/mountinfo") as f:
-        return parse_mountinfo(f.read())
+    if not _HOST:
+        with open("/proc/self/mountinfo") as f:
+            _HOST.append(parse_mountinfo(f.read()))
+    return _HOST[0]
 
 
 def own_cgroups() -> dict[str, str]:

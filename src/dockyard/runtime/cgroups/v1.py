@@ -12,19 +12,21 @@ from __future__ import annotations
 import os
 import time
 
-# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
-# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dockyard.oci.runtime import LinuxResources
-
-from . import BlkioEntry, MemoryStats, Stats, fs
+from . import fs
 from . import v1_resources as res
 from .common import kill_all, make_dirs, remove_dirs, wait_until
 from .errors import CgroupError, CgroupWriteError, UnsupportedResourceError
 from .paths import CgroupPath, Host, resolve
 from .validate import check
+
+# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxResources
+
+    from .stats import BlkioEntry, MemoryStats, Stats
 
 
 class V1Manager:
@@ -181,6 +183,8 @@ class V1Manager:
         return fs.read_keyed(d, "memory.oom_control").get("oom_kill", 0)
 
     def stats(self) -> Stats:
+        from .stats import Stats
+
         s = Stats()
         if (d := self._dir("cpuacct")) is not None:
             s.cpu.usage_total_ns = fs.read_int(d, "cpuacct.usage")
@@ -242,6 +246,8 @@ class V1Manager:
 
 
 def _memory_stats(d: str) -> MemoryStats:
+    from .stats import MemoryStats
+
     raw = fs.read_keyed(d, "memory.stat")
     return MemoryStats(
         usage=fs.read_int(d, "memory.usage_in_bytes"),
@@ -257,6 +263,8 @@ def _memory_stats(d: str) -> MemoryStats:
 
 
 def _blkio(d: str, name: str) -> list[BlkioEntry]:
+    from .stats import BlkioEntry
+
     out: list[BlkioEntry] = []
     try:
         text = fs.read(d, name)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import errno
 import os
 
+from . import fs
+from .errors import CgroupWriteError, UnsupportedResourceError
+from .validate import page_size_bytes
+
 # Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
 # dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from dockyard.oci.runtime import (
@@ -23,10 +27,6 @@ if TYPE_CHECKING:
         LinuxMemory,
         LinuxNetwork,
     )
-
-from . import fs
-from .errors import CgroupWriteError, UnsupportedResourceError
-from .validate import page_size_bytes
 
 
 def _need(directory: str | None, controller: str, field: str) -> str:

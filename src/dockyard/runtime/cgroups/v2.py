@@ -11,19 +11,21 @@ from __future__ import annotations
 import errno
 import os
 
-# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
-# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dockyard.oci.runtime import LinuxResources
-
-from . import BlkioEntry, CPUStats, MemoryStats, Stats, fs
+from . import fs
 from . import v2_resources as res
 from .common import kill_all, make_dirs, remove_dirs, wait_until
 from .errors import CgroupError, CgroupWriteError, UnsupportedResourceError
 from .paths import CgroupPath, Hierarchy, resolve
 from .validate import check
+
+# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxResources
+
+    from .stats import BlkioEntry, Stats
 
 CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
 
@@ -148,6 +150,8 @@ class V2Manager:
         return fs.read_keyed(self.dir, "memory.events").get("oom_kill", 0)
 
     def stats(self) -> Stats:
+        from .stats import CPUStats, MemoryStats, Stats
+
         d = self.dir
         cs = fs.read_keyed(d, "cpu.stat")
         cpu = CPUStats(
@@ -211,6 +215,8 @@ def _unlimited(v: int) -> int:
 
 
 def _io_stat(d: str) -> tuple[list[BlkioEntry], list[BlkioEntry]]:
+    from .stats import BlkioEntry
+
     nbytes: list[BlkioEntry] = []
     ios: list[BlkioEntry] = []
     try:

@@ -7,16 +7,16 @@ weight, and ``memory.swap.max`` as swap *alone* (spec swap minus limit).
 
 from __future__ import annotations
 
-# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
-# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dockyard.oci.runtime import LinuxBlockIO, LinuxCPU, LinuxHugepageLimit, LinuxMemory
-
 from . import fs
 from .errors import InvalidResourceError, UnsupportedResourceError
 from .validate import page_size_bytes
+
+# Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
+# dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from dockyard.oci.runtime import LinuxBlockIO, LinuxCPU, LinuxHugepageLimit, LinuxMemory
 
 
 def shares_to_weight(shares: int) -> int:

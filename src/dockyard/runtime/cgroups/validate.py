@@ -7,16 +7,14 @@ kernel runs here first; the messages name the spec field
 
 from __future__ import annotations
 
-import re
+from .errors import InvalidResourceError
 
 # Annotations only: importing oci.runtime loads msgspec, ~20-45 ms of every
 # dockyard-runtime call that touches cgroups (delete, kill, pause, ps).
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from dockyard.oci.runtime import LinuxResources
-
-from .errors import InvalidResourceError
 
 # Patterns as strings: ``re`` compiles (and caches) them on first use, so a
 # config without these fields costs nothing at import.
@@ -31,7 +29,15 @@ def _bad(field: str, value: object, expected: str) -> InvalidResourceError:
     return InvalidResourceError(f"{R}.{field}: {value!r} is invalid, expected {expected}")
 
 
+def _matches(pattern: str, value: str) -> bool:
+    import re  # here, not at the top: most configs never need it
+
+    return re.match(pattern, value) is not None
+
+
 def page_size_bytes(page_size: str) -> int:
+    import re  # here, not at the top: most configs never need it
+
     m = re.match(_PAGE, page_size)
     if not m:
         raise _bad("hugepageLimits[].pageSize", page_size, "a size like '2MB' or '1GB'")
@@ -63,7 +69,7 @@ def check(r: LinuxResources) -> None:
         if c.burst is not None and c.burst < 0:
             raise _bad("cpu.burst", c.burst, ">= 0 microseconds")
         for name, lst in (("cpus", c.cpus), ("mems", c.mems)):
-            if lst and not re.match(_LIST, lst):
+            if lst and not _matches(_LIST, lst):
                 raise _bad(f"cpu.{name}", lst, "a list like '0-2,4'")
     b = r.block_io
     if b is not None:
@@ -95,7 +101,7 @@ def check(r: LinuxResources) -> None:
         if h.limit < 0:
             raise _bad("hugepageLimits[].limit", h.limit, ">= 0")
     for key, value in (r.unified or {}).items():
-        if not re.match(_UNIFIED_KEY, key) or ".." in key:
+        if not _matches(_UNIFIED_KEY, key) or ".." in key:
             raise _bad(f"unified[{key!r}]", key, "a cgroup v2 file name like 'memory.high'")
         if key.startswith("cgroup."):
             raise _bad(f"unified[{key!r}]", key, "a controller file, not a cgroup.* core file")
