@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
+import time
 
 import pytest
 from daemon_helpers import Daemon
@@ -94,3 +96,36 @@ def test_attach_with_logs_replays_the_log(shared_daemon: Daemon, unique: str,
         assert attach("logs=1&stdout=1") == [(1, b"out-1\n")]
         assert attach("logs=0&stdout=1&stderr=1") == []
     d.docker("rm", unique, check=True)
+
+
+@pytest.mark.parametrize("driver", ["json-file", "local"])
+def test_logs_follow_started_while_writing_misses_nothing(shared_daemon: Daemon, unique: str,
+                                                          driver: str) -> None:
+    """``logs -f`` reads the file, then follows it: what was written between
+    the two must come once, neither lost nor repeated."""
+    d = shared_daemon
+    name = f"{unique}-{driver}"
+    n = 20000
+    d.docker("run", "-d", "--name", name, "--log-driver", driver, "busybox", "sh", "-c",
+             f"i=0; while [ $i -lt {n} ]; do echo n-$i; i=$((i+1)); done", check=True)
+    outs: list[bytes] = []
+
+    def follow() -> None:
+        outs.append(d.docker("logs", "-f", name, check=True, timeout=120).stdout)
+
+    try:
+        # followers starting at different moments of the writing
+        threads = [threading.Thread(target=follow) for _ in range(6)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join()
+        want = [f"n-{i}".encode() for i in range(n)]
+        assert len(outs) == 6
+        for out in outs:
+            got = out.split()
+            assert got == want, (len(got), next((i for i, (a, b) in enumerate(zip(got, want, strict=False))
+                                                if a != b), None))
+    finally:
+        d.docker("rm", "-f", name)

@@ -68,7 +68,8 @@ def state_name(rec: Container) -> str:
 
 
 def _command(rec: Container) -> str:
-    return " ".join([rec.Path, *rec.Args])
+    # dockerd's list quotes (only) the arguments that hold a space: sh -c 'a b'
+    return " ".join([rec.Path, *(f"'{a}'" if " " in a else a for a in rec.Args)])
 
 
 class QueryMixin(EngineBase):
@@ -235,20 +236,16 @@ class QueryMixin(EngineBase):
             path = locallog.path_for(self.container_dir(rec.Id))
         else:
             fmt_mod, path = logfile, rec.LogPath
-        records = await asyncio.to_thread(lambda: [r for r in fmt_mod.read(path)
-                                                   if keep(r[0], r[2])])
+        got, pos, ino = await asyncio.to_thread(_read_log, fmt_mod, path)
+        records = [r for r in got if keep(r[0], r[2])]
         if n_tail >= 0:
             records = records[len(records) - n_tail:] if n_tail else []
         for r in records:
             yield fmt(*r)
         if not follow or until_ns:
             return
-        # Follow: poll the live file from where the read above ended.
-        try:
-            st = os.stat(path)
-            pos, ino = st.st_size, st.st_ino
-        except FileNotFoundError:
-            pos, ino = 0, 0
+        # Follow: poll the live file from exactly where the read above ended
+        # (not from its size now: what was written in between would be lost).
         while True:
             running = e.record.State.Running or e.record.State.Restarting
             try:
@@ -269,6 +266,30 @@ class QueryMixin(EngineBase):
             if not running or rec.Id not in self.containers:
                 return
             await asyncio.sleep(0.1)
+
+
+def _read_log(fmt_mod: Any, path: str) -> tuple[list[tuple[str, bytes, str]], int, int]:
+    """Every complete record of the log's files, oldest first; and the offset
+    and inode in the live file where they end (a line being written stays
+    for the follower)."""
+    import gzip
+
+    out: list[tuple[str, bytes, str]] = []
+    pos = ino = 0
+    for p in fmt_mod.files(path):
+        try:
+            f = gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")
+            with f:
+                if p == path:
+                    ino = os.fstat(f.fileno()).st_ino
+                data = f.read()
+        except (OSError, EOFError):
+            continue  # rotated away meanwhile, or a torn .gz
+        got, used = fmt_mod.decode(data)
+        out += got
+        if p == path:
+            pos = used
+    return out, pos, ino
 
 
 def _label_match(labels: Mapping[str, str], want: str) -> bool:
