@@ -1,14 +1,20 @@
 """``dockyard image …`` (and ``images``, ``tag``, ``rmi``, ``save``, ``load``,
-``import``, ``history``): docker's image commands, in-process for now.
+``import``, ``history``, ``commit``): docker's image commands, through the daemon.
 
-Each command opens the image service on ``--root`` (default
-``/var/lib/dockyard``, or ``$DOCKYARD_ROOT``), does one call and prints
-what docker prints: the same tables (``-q``, ``--no-trunc``, a small
-``--format`` Go-template subset: ``{{.Field}}``, ``{{json .}}``,
-``{{index .X 0}}``, ``{{join .X ","}}``, ``{{range .X}}…{{end}}``, and a
-``table`` prefix), the same lines (``Untagged: …``, ``Loaded image: …``)
-and exit status 1 with ``Error response from daemon: …`` on failure. The
-engine issue moves these calls behind the daemon's API.
+Each command is one or a few Engine API calls (``dockyard.client``, over
+``-H``/``--host``, ``$DOCKER_HOST`` or the default socket), printed as
+docker prints them: the same tables (``-q``, ``-a``, ``--digests``,
+``--no-trunc``, a Go-template subset for ``--format``: ``{{.Field}}``,
+``{{json .}}``, ``{{index .X 0}}``, ``{{join .X ","}}``,
+``{{range .X}}…{{end}}``, a ``table`` prefix), the same lines
+(``Untagged: …``, ``Loaded image: …``), ``Error response from daemon: …``
+and exit status 1 on failure. ``load``, ``save`` and ``import`` show a
+byte count on stderr when it is a terminal.
+
+``--root DIR`` (explicit only) works on the image store in this process
+instead, with no daemon: the README's offline examples and
+``bench/images.py`` (which fills a daemon's root before starting it) use
+it. ``image_backend.py`` holds both paths.
 """
 
 from __future__ import annotations
@@ -20,41 +26,80 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from dockyard.units import human_duration, human_size
 
-DEFAULT_ROOT = "/var/lib/dockyard"
+from .image_backend import Failure, Images, open_images
+
+DEFAULT_ROOT = "/var/lib/dockyard"  # the daemon's; also ``dockyard build``'s default store
 
 _root_option = click.option(
-    "--root", envvar="DOCKYARD_ROOT", default=None, metavar="DIR",
-    help=f"Root of dockyard's state (default {DEFAULT_ROOT})",
+    "--root", default=None, metavar="DIR",
+    help="Work on the image store at DIR in-process, without the daemon",
 )
+_host_option = click.option("-H", "--host", default=None, metavar="unix://PATH",
+                            help="Daemon socket (default $DOCKER_HOST or "
+                                 "unix:///run/dockyard/dockyard.sock)")
+# ``history`` has docker's ``-H/--human``: the host is ``--host`` there.
+_host_long_option = click.option("--host", default=None, metavar="unix://PATH",
+                                 help="Daemon socket (default $DOCKER_HOST or "
+                                      "unix:///run/dockyard/dockyard.sock)")
+
+
+def _fail(message: str, code: int = 1, daemon: bool = True) -> NoReturn:
+    click.echo(("Error response from daemon: " if daemon else "") + message, err=True)
+    sys.exit(code)
 
 
 @contextmanager
-def _service(ctx: click.Context, root: str | None) -> Iterator[Any]:
-    from dockyard.images import ImageService
-    from dockyard.images.errors import ImageError
-
-    root = root or (ctx.obj or {}).get("root") or DEFAULT_ROOT
+def _images(ctx: click.Context, host: str | None, root: str | None) -> Iterator[Images]:
+    """The daemon (or, with ``--root``, the store); a ``Failure`` ends the command."""
+    root = root or (ctx.obj or {}).get("root")
+    host = host or (ctx.obj or {}).get("host")
     try:
-        svc = ImageService.open(root)
-    except OSError as e:
-        _fail(f"cannot open the image store at {root}: {e}")
-    try:
-        yield svc
-    except ImageError as e:
-        _fail(str(e))
-    finally:
-        svc.close()
+        with open_images(host, root) as imgs:
+            yield imgs
+    except Failure as e:
+        _fail(e.message, daemon=e.daemon)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"Error response from daemon: {message}", err=True)
-    sys.exit(code)
+class Progress:
+    """Bytes moved so far, redrawn in place on stderr, only when it is a terminal
+    (docker's progress bar when the total is known)."""
+
+    def __init__(self, action: str, total: int | None = None) -> None:
+        self.action, self.total, self.n = action, total, 0
+        self.on = sys.stderr.isatty()
+        self._last = 0.0
+
+    def add(self, n: int) -> None:
+        self.n += n
+        now = time.monotonic()
+        if self.on and now - self._last >= 0.1:
+            self._last = now
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.total:
+            filled = min(50, self.n * 50 // self.total)
+            bar = "=" * filled + (">" if filled < 50 else "") if filled else ">"
+            line = (f"{self.action} [{bar.ljust(50)}]  "
+                    f"{human_size(self.n)}/{human_size(self.total)}")
+        else:
+            line = f"{self.action}  {human_size(self.n)}"
+        sys.stderr.write("\r" + line)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.on and self.n:
+            if self.total:
+                self.total = max(self.total, self.n)
+            self._draw()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 # --- formatting: docker's units and Go templates -------------------------------------
@@ -71,6 +116,18 @@ def _go(value: Any) -> str:
     if isinstance(value, dict):
         return "map[" + " ".join(f"{k}:{_go(value[k])}" for k in sorted(value)) + "]"
     return str(value)
+
+
+class Row(dict[str, Any]):
+    """A row of a listing: docker builds these as Go maps, so ``{{json .}}``
+    prints their keys sorted."""
+
+
+def _go_json(value: Any) -> str:
+    """``json.Marshal``: compact, maps sorted, ``<>&`` escaped as Go does."""
+    out = json.dumps(value, separators=(",", ":"), sort_keys=isinstance(value, Row),
+                     ensure_ascii=False)
+    return out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
@@ -104,11 +161,15 @@ def _call(obj: Any, expr: str) -> Any:
         return ""
     fn, args = words[0], [_arg(obj, w) for w in words[1:]]
     if fn == "json":
-        return json.dumps(args[0] if args else obj, separators=(",", ":"))
+        return _go_json(args[0] if args else obj)
     if fn == "index":
         cur = args[0]
         for key in args[1:]:
-            cur = cur[key] if cur is not None else None
+            try:
+                cur = cur[key] if cur is not None else None
+            except (IndexError, KeyError, TypeError):
+                raise click.ClickException(f"template: error calling index: index out of "
+                                           f"range: {key}") from None
         return cur
     if fn == "join":
         return args[1].join(str(v) for v in (args[0] or []))
@@ -152,10 +213,11 @@ def render(template: str, obj: Any) -> str:
 
 
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
-    """Docker's tabwriter: columns padded to the widest cell plus 3 spaces."""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    """Docker's tabwriter (minwidth 10, padding 3): each column as wide as its
+    widest cell plus 3 spaces, and never narrower than 10."""
+    widths = [max(10, max(len(r[c]) for r in rows) + 3) for c in range(len(rows[0]))]
     for r in rows:
-        cells = [cell.ljust(widths[c] + 3) if c < len(r) - 1 else cell for c, cell in enumerate(r)]
+        cells = [cell.ljust(widths[c]) if c < len(r) - 1 else cell for c, cell in enumerate(r)]
         click.echo("".join(cells).rstrip())
 
 
@@ -175,272 +237,406 @@ def _format_rows(fmt: str, items: Sequence[dict[str, Any]], headers: dict[str, s
 # --- commands --------------------------------------------------------------------------
 
 
+class DockerCommand(click.Command):
+    """docker's exit codes for bad command lines: 1 for a missing argument,
+    125 for an unknown flag or a bad flag value (click's are 2)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            e.show()
+            ctx.exit(1 if isinstance(e, click.MissingParameter) else 125)
+
+
 @click.group("image", context_settings={"help_option_names": ["-h", "--help"]})
+@_host_option
 @_root_option
 @click.pass_context
-def image(ctx: click.Context, root: str | None) -> None:
+def image(ctx: click.Context, host: str | None, root: str | None) -> None:
     """Manage images."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
+    ctx.obj["host"] = host
+
+
+def _filters(values: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in values:
+        key, eq, value = f.partition("=")
+        if not eq or not key:
+            _fail(f"invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter "
+                  "(expected name=value)", code=125, daemon=False)
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _short(image_id: str, no_trunc: bool) -> str:
+    return image_id if no_trunc else image_id.split(":", 1)[-1][:12]
 
 
 _LS_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
                "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
-               "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+               "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE",
+               "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
 
 
-@image.command("ls")
-@click.argument("repository", required=False)
-@click.option("-a", "--all", "all_", is_flag=True, help="Show all images")
+def _ls_rows(images: list[dict[str, Any]], no_trunc: bool) -> list[Row]:
+    """One row per tag (docker's ``<none>`` for what has none)."""
+    now = time.time()
+    rows = []
+    for img in images:
+        tags = img.get("RepoTags") or []
+        digests = img.get("RepoDigests") or []
+        digest_of = {d.partition("@")[0]: d.partition("@")[2] for d in digests}
+        pairs = [(t.rpartition(":")[0], t.rpartition(":")[2]) for t in tags]
+        if not pairs:  # untagged: by digest if it has one
+            pairs = [(d.partition("@")[0], "<none>") for d in digests][:1] or [("<none>", "<none>")]
+        created = img.get("Created", 0)
+        containers = img.get("Containers", -1)
+        for repo, tag in pairs:
+            rows.append(Row(
+                ID=_short(img["Id"], no_trunc), Repository=repo, Tag=tag,
+                Digest=digest_of.get(repo, "<none>"),
+                CreatedSince=human_duration(now - created) + " ago",
+                CreatedAt=time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
+                Size=human_size(img.get("Size", 0)),
+                Containers="N/A" if containers is None or containers < 0 else str(containers),
+                SharedSize="N/A", UniqueSize="N/A",
+                VirtualSize=human_size(img.get("VirtualSize", img.get("Size", 0)))))
+    return rows
+
+
+@image.command("ls", cls=DockerCommand)
+@click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides "
+              "intermediate images)")
 @click.option("--digests", is_flag=True, help="Show digests")
-@click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value)")
-@click.option("--format", "fmt", default=None, help="Format output with a Go template")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on "
+              "conditions provided (dangling=true|false, reference=…, label=…, before, since)")
+@click.option("--format", "fmt", default=None, help="Format output using a Go template")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@_host_option
 @_root_option
 @click.pass_context
-def ls(ctx: click.Context, repository: str | None, all_: bool, digests: bool, filters: tuple[str, ...],
-       fmt: str | None, no_trunc: bool, quiet: bool, root: str | None) -> None:
+def ls(ctx: click.Context, repository: str | None, all_: bool, digests: bool,
+       filters: tuple[str, ...], fmt: str | None, no_trunc: bool, quiet: bool,
+       host: str | None, root: str | None) -> None:
     """List images."""
-    flt: dict[str, list[str]] = {}
-    for f in filters:
-        key, eq, value = f.partition("=")
-        if not eq:
-            _fail(f"invalid filter {f!r}: expected key=value")
-        flt.setdefault(key, []).append(value)
+    flt = _filters(filters)
     if repository:
         flt.setdefault("reference", []).append(repository)
-    with _service(ctx, root) as svc:
-        images = svc.list(all=all_, filters=flt)
-    now = time.time()
-    items: list[dict[str, Any]] = []
-    for img in images:
-        iid = img["Id"] if no_trunc else img["Id"].split(":", 1)[1][:12]
-        pairs = [(t.rpartition(":")[0], t.rpartition(":")[2]) for t in img["RepoTags"]] or [("<none>", "<none>")]
-        digest_of = {d.partition("@")[0]: d.partition("@")[2] for d in img["RepoDigests"]}
-        for repo, tag in pairs:
-            items.append({
-                "ID": iid, "Repository": repo, "Tag": tag,
-                "Digest": digest_of.get(repo, "<none>"),
-                "CreatedSince": human_duration(now - img["Created"]) + " ago",
-                "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(img["Created"])),
-                "Size": human_size(img["Size"]),
-                "Containers": "N/A" if img["Containers"] < 0 else str(img["Containers"]),
-                "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": human_size(img["Size"]),
-            })
+    with _images(ctx, host, root) as imgs:
+        found = imgs.ls(all=all_, filters=flt, digests=digests)
+    rows = _ls_rows(found, no_trunc)
     if quiet:
-        seen: list[str] = []
-        for it in items:
-            if it["ID"] not in seen:
-                seen.append(it["ID"])
-        for i in seen:
-            click.echo(i)
+        for r in rows:  # once per tag, as docker prints them
+            click.echo(r["ID"])
         return
     if fmt and fmt != "table":
-        _format_rows(fmt, items, _LS_HEADERS)
+        _format_rows(fmt, rows, _LS_HEADERS)
         return
-    cols = ["Repository", "Tag"] + (["Digest"] if digests else []) + ["ID", "CreatedSince", "Size"]
-    rows = [[_LS_HEADERS[c] for c in cols]] + [[it[c] for c in cols] for it in items]
-    _print_table(rows)
+    cols = ["Repository", "Tag"] + (["Digest"] if digests else []) + ["ID", "CreatedSince",
+                                                                       "Size"]
+    _print_table([[_LS_HEADERS[c] for c in cols]] + [[r[c] for c in cols] for r in rows])
 
 
-@image.command("inspect")
-@click.argument("images", nargs=-1, required=True)
-@click.option("-f", "--format", "fmt", default=None, help="Format output with a Go template")
+@image.command("inspect", cls=DockerCommand)
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-f", "--format", "fmt", default=None, help="Format output using a Go template")
+@_host_option
 @_root_option
 @click.pass_context
-def inspect(ctx: click.Context, images: tuple[str, ...], fmt: str | None, root: str | None) -> None:
+def inspect(ctx: click.Context, images: tuple[str, ...], fmt: str | None, host: str | None,
+            root: str | None) -> None:
     """Display detailed information on one or more images."""
-    from dockyard.images.errors import ImageNotFoundError
-
     docs, missing = [], []
-    with _service(ctx, root) as svc:
+    with _images(ctx, host, root) as imgs:
         for ref in images:
             try:
-                docs.append(svc.inspect(ref))
-            except ImageNotFoundError as e:
-                missing.append(str(e))
+                docs.append(imgs.inspect(ref))
+            except Failure as e:
+                if not e.daemon:
+                    raise
+                missing.append(e.message)
     if fmt:
         for d in docs:
             click.echo(render(fmt, d))
     else:
         click.echo(json.dumps(docs, indent=4))
+    for m in missing:
+        click.echo(f"Error response from daemon: {m}", err=True)
     if missing:
-        for m in missing:
-            click.echo(f"Error: {m}", err=True)
         sys.exit(1)
 
 
-@image.command("tag")
-@click.argument("source")
-@click.argument("target")
+def split_tag(target: str) -> tuple[str, str]:
+    """``repo[:tag]`` → (repo, tag); the tag is after the last ``:`` past the last ``/``."""
+    name, _, last = target.rpartition("/")
+    if ":" in last:
+        last, _, tag = last.partition(":")
+        return (f"{name}/{last}" if name else last), tag
+    return target, ""
+
+
+@image.command("tag", cls=DockerCommand)
+@click.argument("source", metavar="SOURCE_IMAGE[:TAG]")
+@click.argument("target", metavar="TARGET_IMAGE[:TAG]")
+@_host_option
 @_root_option
 @click.pass_context
-def tag(ctx: click.Context, source: str, target: str, root: str | None) -> None:
+def tag(ctx: click.Context, source: str, target: str, host: str | None,
+        root: str | None) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
-    with _service(ctx, root) as svc:
-        svc.tag(source, target)
+    if "@" in target:
+        _fail("refusing to create a tag with a digest reference", daemon=False)
+    repo, tag_ = split_tag(target)
+    with _images(ctx, host, root) as imgs:
+        imgs.tag(source, repo, tag_)
 
 
-@image.command("rm")
-@click.argument("images", nargs=-1, required=True)
+@image.command("rm", cls=DockerCommand)
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("-f", "--force", is_flag=True, help="Force removal of the image")
 @click.option("--no-prune", is_flag=True, help="Do not delete untagged parents")
+@_host_option
 @_root_option
 @click.pass_context
-def rm(ctx: click.Context, images: tuple[str, ...], force: bool, no_prune: bool, root: str | None) -> None:
+def rm(ctx: click.Context, images: tuple[str, ...], force: bool, no_prune: bool,
+       host: str | None, root: str | None) -> None:
     """Remove one or more images."""
-    from dockyard.images.errors import ImageError
-
     failed = False
-    with _service(ctx, root) as svc:
+    with _images(ctx, host, root) as imgs:
         for ref in images:
             try:
-                for item in svc.remove(ref, force=force, prune=not no_prune):
+                for item in imgs.remove(ref, force=force, noprune=no_prune):
                     for k, v in item.items():
                         click.echo(f"{k}: {v}")
-            except ImageError as e:
-                click.echo(f"Error response from daemon: {e}", err=True)
+            except Failure as e:
+                if not e.daemon:
+                    raise
+                click.echo(f"Error response from daemon: {e.message}", err=True)
                 failed = True
     if failed:
         sys.exit(1)
 
 
-@image.command("history")
+def go_bool(ctx: click.Context, param: click.Parameter, value: Any) -> bool:
+    """pflag's booleans: ``-H=false`` and ``--human=false`` as well as ``-Hfalse``."""
+    if isinstance(value, bool):
+        return value
+    v = str(value).removeprefix("=").lower()
+    if v in ("1", "t", "true"):
+        return True
+    if v in ("0", "f", "false"):
+        return False
+    raise click.BadParameter(f"invalid argument {value!r}: strconv.ParseBool: parsing: "
+                             "invalid syntax", ctx, param)
+
+
+_HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                    "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
+
+
+@image.command("history", cls=DockerCommand)
 @click.argument("ref", metavar="IMAGE")
-@click.option("-H", "--human", type=bool, default=True, help="Print sizes and dates in human readable format")
+@click.option("-H", "--human", default="true", callback=go_bool, metavar="BOOL",
+              show_default=True,
+              help="Print sizes and dates in human readable format")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
-@click.option("--format", "fmt", default=None, help="Format output with a Go template")
+@click.option("--format", "fmt", default=None, help="Format output using a Go template")
+@_host_long_option
 @_root_option
 @click.pass_context
-def history(ctx: click.Context, ref: str, human: bool, no_trunc: bool, quiet: bool, fmt: str | None,
-            root: str | None) -> None:
+def history(ctx: click.Context, ref: str, human: bool, no_trunc: bool, quiet: bool,
+            fmt: str | None, host: str | None, root: str | None) -> None:
     """Show the history of an image."""
-    with _service(ctx, root) as svc:
-        items = svc.history(ref)
+    with _images(ctx, host, root) as imgs:
+        items = imgs.history(ref)
     now = time.time()
     rows = []
     for h in items:
-        iid = h["Id"] if no_trunc or h["Id"] == "<missing>" else h["Id"].split(":", 1)[1][:12]
-        created_by = h["CreatedBy"]
+        iid = h["Id"] if no_trunc or h["Id"] == "<missing>" else _short(h["Id"], False)
+        created_by = h.get("CreatedBy", "")
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
-        rows.append({
-            "ID": iid,
-            "CreatedSince": human_duration(now - h["Created"]) + " ago" if human else str(h["Created"]),
-            "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h["Created"])),
-            "CreatedBy": created_by,
-            "Size": human_size(h["Size"]) if human else str(h["Size"]),
-            "Comment": h["Comment"],
-        })
+        created = h.get("Created", 0)
+        rows.append(Row(
+            ID=iid, CreatedSince=human_duration(now - created) + " ago",
+            CreatedAt=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+            CreatedBy=created_by,
+            Size=human_size(h.get("Size", 0)) if human else str(h.get("Size", 0)),
+            Comment=h.get("Comment", "")))
     if quiet:
         for r in rows:
             click.echo(r["ID"])
         return
-    headers = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-               "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
     if fmt:
-        _format_rows(fmt, rows, headers)
+        _format_rows(fmt, rows, _HISTORY_HEADERS)
         return
-    cols = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
-    _print_table([[headers[c] for c in cols]] + [[r[c] for c in cols] for r in rows])
+    cols = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
+    _print_table([[_HISTORY_HEADERS[c] for c in cols]] + [[r[c] for c in cols] for r in rows])
 
 
-@image.command("save")
-@click.argument("images", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file, instead of STDOUT")
-@click.option("--oci", is_flag=True, help="Write a plain OCI image layout (no manifest.json)")
+@image.command("save", cls=DockerCommand)
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write to a file, instead of STDOUT")
+@_host_option
 @_root_option
 @click.pass_context
-def save(ctx: click.Context, images: tuple[str, ...], output: str | None, oci: bool, root: str | None) -> None:
+def save(ctx: click.Context, images: tuple[str, ...], output: str | None, host: str | None,
+         root: str | None) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
     if output is None and sys.stdout.isatty():
-        click.echo("cowardly refusing to save to a terminal. Use the -o flag or redirect", err=True)
-        sys.exit(1)
-    with _service(ctx, root) as svc:
+        _fail("cowardly refusing to save to a terminal. Use the -o flag or redirect",
+              daemon=False)
+    with _images(ctx, host, root) as imgs:
+        total = 0
+        for ref in images:  # all there, or nothing written (not half a tar)
+            total += int(imgs.inspect(ref).get("Size") or 0)
+        progress = Progress("Saving", total or None)
         if output is None:
-            svc.save(list(images), sys.stdout.buffer, format="oci" if oci else "docker")
-            return
-        tmp = f"{output}.tmp-{os.getpid()}"
-        try:
-            with open(tmp, "wb") as f:
-                svc.save(list(images), f, format="oci" if oci else "docker")
-            os.replace(tmp, output)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            imgs.save(list(images), sys.stdout.buffer, progress)
+            sys.stdout.buffer.flush()
+        else:
+            tmp = os.path.join(os.path.dirname(os.path.abspath(output)),
+                               f".{os.path.basename(output)}.tmp-{os.getpid()}")
+            try:
+                with open(tmp, "wb") as f:
+                    imgs.save(list(images), f, progress)
+                os.replace(tmp, output)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        progress.done()
 
 
-@image.command("load")
-@click.option("-i", "--input", "input_", type=click.Path(exists=True), help="Read from tar archive file (or OCI layout directory), instead of STDIN")
-@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output")
+@image.command("load", cls=DockerCommand)
+@click.option("-i", "--input", "input_", default=None, metavar="FILE",
+              help="Read from tar archive file (or an OCI layout directory), instead of STDIN")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load progress")
+@_host_option
 @_root_option
 @click.pass_context
-def load(ctx: click.Context, input_: str | None, quiet: bool, root: str | None) -> None:
+def load(ctx: click.Context, input_: str | None, quiet: bool, host: str | None,
+         root: str | None) -> None:
     """Load an image from a tar archive or STDIN."""
-    if input_ is None and sys.stdin.isatty():
-        _fail("requested load from stdin, but stdin is empty")
-    with _service(ctx, root) as svc:
-        lines = svc.load(input_ if input_ is not None else sys.stdin.buffer)
-    if not quiet:
-        for line in lines:
-            click.echo(line)
+    total = None
+    if input_ is not None:
+        try:
+            st = os.stat(input_)
+        except OSError as e:
+            _fail(f"open {input_}: {(e.strerror or str(e)).lower()}", daemon=False)
+        total = st.st_size if not os.path.isdir(input_) else None
+    elif sys.stdin.isatty():
+        _fail("requested load from stdin, but stdin is empty", daemon=False)
+    progress = Progress("Loading", total)
+    with _images(ctx, host, root) as imgs:
+        lines = imgs.load(input_, quiet=quiet, progress=None if quiet else progress)
+    progress.done()
+    for line in lines:  # docker's -q hides the progress, not these
+        click.echo(line)
 
 
-@image.command("import")
+@image.command("import", cls=DockerCommand)
 @click.argument("source", metavar="file|-")
 @click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
-@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image")
+@click.option("-c", "--change", "changes", multiple=True,
+              help="Apply Dockerfile instruction to the created image")
 @click.option("-m", "--message", default="", help="Set commit message for imported image")
 @click.option("--platform", default=None, help="Set platform if server is multi-platform capable")
+@_host_option
 @_root_option
 @click.pass_context
 def import_(ctx: click.Context, source: str, repository: str | None, changes: tuple[str, ...],
-            message: str, platform: str | None, root: str | None) -> None:
+            message: str, platform: str | None, host: str | None, root: str | None) -> None:
     """Import the contents from a tarball (or a directory) to create a filesystem image."""
-    if source != "-" and not os.path.exists(source):
-        _fail(f"open {source}: no such file or directory")
-    with _service(ctx, root) as svc:
-        img = svc.import_image(sys.stdin.buffer if source == "-" else source, repository,
-                               changes=changes, message=message, platform=platform,
-                               source_name="-" if source == "-" else source)
-    click.echo(img.id)
+    if re.match(r"^https?://", source):
+        _fail(f"importing from a URL ({source}) is not supported: download it and give the "
+              "file, or - for STDIN", daemon=False)
+    total = None
+    if source != "-":
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            _fail(f"open {source}: {(e.strerror or str(e)).lower()}", daemon=False)
+        total = None if os.path.isdir(source) else st.st_size
+    if repository and "@" in repository:
+        _fail("refusing to create a tag with a digest reference", daemon=False)
+    repo, tag_ = split_tag(repository) if repository else ("", "")
+    progress = Progress("Importing", total)
+    with _images(ctx, host, root) as imgs:
+        iid = imgs.import_(source, repo=repo, tag=tag_, changes=list(changes), message=message,
+                           platform=platform, progress=progress)
+    progress.done()
+    click.echo(iid)
 
 
-@image.command("prune")
-@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones")
-@click.option("--filter", "filters", multiple=True, help='Provide filter values (e.g. "until=<timestamp>")')
+@image.command("prune", cls=DockerCommand)
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Remove all unused images, not just dangling ones")
+@click.option("--filter", "filters", multiple=True,
+              help='Provide filter values (e.g. "until=<timestamp>", "label=k=v")')
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@_host_option
 @_root_option
 @click.pass_context
-def prune(ctx: click.Context, all_: bool, filters: tuple[str, ...], force: bool, root: str | None) -> None:
+def prune(ctx: click.Context, all_: bool, filters: tuple[str, ...], force: bool,
+          host: str | None, root: str | None) -> None:
     """Remove unused images."""
-    warning = ("WARNING! This will remove all images without at least one container associated to them."
-               if all_ else "WARNING! This will remove all dangling images.")
-    if not force and not click.confirm(f"{warning}\nAre you sure you want to continue?", default=False):
+    warning = ("WARNING! This will remove all images without at least one container "
+               "associated to them." if all_ else "WARNING! This will remove all dangling images.")
+    flt = _filters(filters)
+    if not force and not click.confirm(f"{warning}\nAre you sure you want to continue?",
+                                       default=False):
         return
-    flt: dict[str, list[str]] = {}
-    for f in filters:
-        key, _, value = f.partition("=")
-        flt.setdefault(key, []).append(value)
-    with _service(ctx, root) as svc:
-        report = svc.prune(all=all_, filters=flt)
-    deleted = report["ImagesDeleted"] or []
+    if all_:
+        flt["dangling"] = ["false"]
+    with _images(ctx, host, root) as imgs:
+        report = imgs.prune(flt)
+    deleted = report.get("ImagesDeleted") or []
     if deleted:
         click.echo("Deleted Images:")
         for item in deleted:
             for k, v in item.items():
                 click.echo(f"{k.lower()}: {v}")
         click.echo("")
-    click.echo(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}")
+    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0)}")
+
+
+@click.command("commit", cls=DockerCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("container")
+@click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.option("-a", "--author", default="",
+              help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+@click.option("-c", "--change", "changes", multiple=True,
+              help="Apply Dockerfile instruction to the created image")
+@click.option("-m", "--message", default="", help="Commit message")
+@click.option("-p", "--pause/--no-pause", default=True, show_default=True,
+              help="Pause container during commit")
+@_host_option
+def commit(container: str, repository: str | None, author: str, changes: tuple[str, ...],
+           message: str, pause: bool, host: str | None) -> None:
+    """Create a new image from a container's changes."""
+    if repository and "@" in repository:
+        _fail("refusing to create a tag with a digest reference", daemon=False)
+    repo, tag_ = split_tag(repository) if repository else ("", "")
+    try:
+        with open_images(host, None) as imgs:
+            click.echo(imgs.commit(container, repo=repo, tag=tag_, author=author,
+                                   comment=message, changes=list(changes), pause=pause))
+    except Failure as e:
+        _fail(e.message, daemon=e.daemon)
 
 
 # Top-level aliases (docker images, docker rmi, …): the same commands under their old names.
 def _alias(cmd: click.Command, name: str) -> click.Command:
-    alias = click.Command(name, params=cmd.params, callback=cmd.callback, help=cmd.help,
-                          context_settings={"help_option_names": ["-h", "--help"]})
-    return alias
+    return DockerCommand(name, params=cmd.params, callback=cmd.callback, help=cmd.help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
 
 
 image.add_command(ls, "list")

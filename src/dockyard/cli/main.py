@@ -14,6 +14,7 @@ import dockyard
 COMMANDS: dict[str, str] = {
     "build": "dockyard.cli.build:build",
     "builder": "dockyard.cli.build:builder",
+    "commit": "dockyard.cli.image:commit",
     "completion": "dockyard.cli.completion:completion",
     "compose": "dockyard.cli.compose:compose",
     "create": "dockyard.cli.create:create",

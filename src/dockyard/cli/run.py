@@ -45,9 +45,7 @@ def run(image: str, command: tuple[str, ...], detach: bool, detach_keys: str | N
     result: dict[str, Any] = {}
 
     def waiter() -> None:
-        from dockyard.client import Client
-
-        with Client(host) as c:  # its own connection: this one blocks until the exit
+        with client.another() as c:  # its own connection: this one blocks until the exit
             try:
                 result.update(c.wait(cid, "removed" if opts["auto_remove"] else "next-exit"))
             except APIError as e:

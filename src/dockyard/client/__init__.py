@@ -1,14 +1,19 @@
-"""A small client of the Docker Engine API over a unix socket (httpx).
+"""A small client of the Docker Engine API over a unix socket.
 
 ``Client(host)`` has one method per endpoint the CLI uses, returning
 decoded JSON; errors raise ``errors.APIError`` with the daemon's status
-and message. Attach and exec hand back a ``Hijacked`` socket (the
-``Upgrade: tcp`` connection, through httpx's ``network_stream``) and
-``stream.demux`` splits Docker's multiplexed stream.
+and message. One kept-alive connection per client; ``another()`` gives a
+second one for a request that blocks (``wait``) while this one carries
+on. Attach and exec hand back a ``Hijacked`` socket (the ``Upgrade: tcp``
+connection) whose ``frames`` splits Docker's multiplexed stream. The
+transport is ``http``: HTTP/1.1 on the standard library's sockets,
+because the CLI's start-up is part of every ``dockyard run`` and httpx
+alone took longer to import than the run.
 
 Host: ``-H``, else ``$DOCKER_HOST``/``$DOCKYARD_HOST``, else
 ``unix:///run/dockyard/dockyard.sock``. Imports nothing of dockyard but
-``client`` itself; used by ``cli``, later ``compose`` and tests.
+``client`` itself (and no HTTP library: keep it that way, see ``http``);
+used by ``cli``, ``compose`` and tests.
 """
 
 from .api import DEFAULT_HOST, Client, Hijacked, resolve_host

@@ -1,4 +1,4 @@
-"""``Client``: the endpoints the CLI needs, over httpx on a unix socket."""
+"""``Client``: the endpoints the CLI needs, over HTTP/1.1 on a unix socket (``http``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import os
 import socket
 import struct
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import httpx
+from typing import IO, Any
 
 from .errors import APIError, ConnectionFailed
+from .http import Connection, Response
+from .images import ImageAPI
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 API_VERSION = "1.50"
@@ -26,16 +26,16 @@ def resolve_host(host: str | None = None) -> str:
 class Hijacked:
     """The raw socket of an attach/exec after ``101 UPGRADED``."""
 
-    def __init__(self, response: httpx.Response, sock: socket.socket, stream: Any) -> None:
+    def __init__(self, response: Response, sock: socket.socket, file: IO[bytes]) -> None:
         self.response = response
         self.sock = sock
-        self._stream = stream
+        self._file = file  # reads go through it: it holds what came with the headers
 
     def read(self, n: int = 65536) -> bytes:
-        return self._stream.read(n)  # type: ignore[no-any-return]
+        return self._file.read1(n)  # type: ignore[attr-defined,no-any-return]
 
     def write(self, data: bytes) -> None:
-        self._stream.write(data)
+        self.sock.sendall(data)
 
     def close_write(self) -> None:
         try:
@@ -44,7 +44,10 @@ class Hijacked:
             pass
 
     def close(self) -> None:
-        self.response.close()
+        try:
+            self._file.close()
+        finally:
+            self.sock.close()
 
     def frames(self, tty: bool) -> Iterator[tuple[int, bytes]]:
         """(stream, bytes) until the daemon closes: raw with a tty, else demultiplexed."""
@@ -52,7 +55,7 @@ class Hijacked:
         while True:
             try:
                 chunk = self.read()
-            except (httpx.ReadError, OSError):
+            except OSError:
                 chunk = b""
             if not chunk:
                 return
@@ -68,17 +71,28 @@ class Hijacked:
                 buf = buf[8 + size:]
 
 
-class Client:
+class Client(ImageAPI):
     def __init__(self, host: str | None = None, timeout: float | None = None) -> None:
         self.host = resolve_host(host)
         if not self.host.startswith("unix://"):
             raise ConnectionFailed(f"unsupported host {self.host!r}: only unix:// sockets")
         self.path = self.host[len("unix://"):]
-        self._http = httpx.Client(base_url=f"http://docker/v{API_VERSION}", timeout=timeout,
-                                  transport=httpx.HTTPTransport(uds=self.path))
+        self._http = Connection(self.path, timeout)
+        # The API version: $DOCKER_API_VERSION, or negotiated on the first
+        # request as the docker CLI does (an older engine, e.g. Docker 20.10 at
+        # 1.41, refuses a newer client's versioned paths).
+        pinned = os.environ.get("DOCKER_API_VERSION", "")
+        self._prefix = f"/v{pinned}" if pinned else ""
 
     def close(self) -> None:
         self._http.close()
+
+    def another(self) -> Client:
+        """A client of the same daemon on its own connection (for a request that
+        blocks, like ``wait``), reusing the API version already negotiated."""
+        c = Client(self.host, self._http.timeout)
+        c._prefix = c._prefix or self._prefix
+        return c
 
     def __enter__(self) -> Client:
         return self
@@ -88,17 +102,33 @@ class Client:
 
     # --- plumbing ------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 body: Any = None, ok: tuple[int, ...] = (200, 201, 204, 304)) -> httpx.Response:
+    def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None,
+              content: bytes | Iterable[bytes] | None = None) -> Response:
+        """One request; the response's body is still to be read (or streamed)."""
+        if not self._prefix:
+            self._prefix = f"/v{self._negotiate()}"
+        return self._http.request(method, self._prefix + path, params=_params(params),
+                                  headers=headers, body=content)
+
+    def _negotiate(self) -> str:
+        """The lower of our API version and the engine's (``Api-Version`` of
+        ``GET /_ping``, unversioned); ours when the engine names none."""
+        r = self._http.request("GET", "/_ping", params=None, headers=None, body=None)
+        r.read()
+        theirs = r.headers.get("api-version", "")
         try:
-            r = self._http.request(method, path, params=_params(params),
-                                   content=json.dumps(body).encode() if body is not None else None,
-                                   headers={"Content-Type": "application/json"} if body is not None
-                                   else None)
-        except (httpx.ConnectError, FileNotFoundError) as e:
-            raise ConnectionFailed(
-                f"Cannot connect to the dockyard daemon at {self.host}. Is the daemon running? "
-                f"({e})") from None
+            older = tuple(map(int, theirs.split("."))) < tuple(map(int, API_VERSION.split(".")))
+        except ValueError:
+            older = False
+        return theirs if older else API_VERSION
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 body: Any = None, ok: tuple[int, ...] = (200, 201, 204, 304)) -> Response:
+        r = self._send(method, path, params=params,
+                       content=json.dumps(body).encode() if body is not None else None,
+                       headers={"Content-Type": "application/json"} if body is not None else None)
+        r.read()
         if r.status_code not in ok:
             raise APIError(r.status_code, _message(r))
         return r
@@ -108,22 +138,15 @@ class Client:
 
     def _hijack(self, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Hijacked:
-        req = self._http.build_request(
-            "POST", path, params=_params(params),
-            content=json.dumps(body).encode() if body is not None else b"",
-            headers={"Upgrade": "tcp", "Connection": "Upgrade",
-                     "Content-Type": "application/json"})
-        try:
-            r = self._http.send(req, stream=True)
-        except (httpx.ConnectError, FileNotFoundError) as e:
-            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
-                                   ) from None
+        r = self._send("POST", path, params=params,
+                       content=json.dumps(body).encode() if body is not None else b"",
+                       headers={"Upgrade": "tcp", "Connection": "Upgrade",
+                                "Content-Type": "application/json"})
         if r.status_code not in (101, 200):
             r.read()
             raise APIError(r.status_code, _message(r))
-        stream = r.extensions["network_stream"]
-        sock = stream.get_extra_info("socket")
-        return Hijacked(r, sock, stream)
+        sock, file = r.detach()
+        return Hijacked(r, sock, file)
 
     # --- system ----------------------------------------------------------------
 
@@ -186,12 +209,7 @@ class Client:
         self._request("POST", f"/containers/{ref}/resize", params={"h": h, "w": w})
 
     def logs(self, ref: str, **params: Any) -> Iterator[bytes]:
-        req = self._http.build_request("GET", f"/containers/{ref}/logs", params=_params(params))
-        try:
-            r = self._http.send(req, stream=True)
-        except (httpx.ConnectError, FileNotFoundError) as e:
-            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
-                                   ) from None
+        r = self._send("GET", f"/containers/{ref}/logs", params=params)
         if r.status_code != 200:
             r.read()
             raise APIError(r.status_code, _message(r))
@@ -239,12 +257,9 @@ class Client:
 
     def put_archive(self, ref: str, path: str, data: bytes) -> None:
         """Extract the tar ``data`` into the directory ``path`` of the container."""
-        try:
-            r = self._http.put(f"/containers/{ref}/archive", params={"path": path},
-                               content=data, headers={"Content-Type": "application/x-tar"})
-        except (httpx.ConnectError, FileNotFoundError) as e:
-            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
-                                   ) from None
+        r = self._send("PUT", f"/containers/{ref}/archive", params={"path": path},
+                       content=data, headers={"Content-Type": "application/x-tar"})
+        r.read()
         if r.status_code != 200:
             raise APIError(r.status_code, _message(r))
 
@@ -283,13 +298,8 @@ class Client:
         h = dict(headers or {})
         if ctype:
             h["Content-Type"] = ctype
-        req = self._http.build_request(method, path, params=_params(params), headers=h,
-                                       content=content if content is not None else b"")
-        try:
-            r = self._http.send(req, stream=True)
-        except (httpx.ConnectError, FileNotFoundError) as e:
-            raise ConnectionFailed(f"Cannot connect to the dockyard daemon at {self.host}: {e}"
-                                   ) from None
+        r = self._send(method, path, params=params, headers=h,
+                       content=content if content is not None else b"")
         try:
             if r.status_code != 200:
                 r.read()
@@ -341,7 +351,7 @@ def _params(params: dict[str, Any] | None) -> dict[str, str] | None:
     return out
 
 
-def _message(r: httpx.Response) -> str:
+def _message(r: Response) -> str:
     try:
         return str(r.json()["message"])
     except (ValueError, KeyError, TypeError):
