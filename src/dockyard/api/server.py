@@ -6,10 +6,17 @@ too-old/too-new versions with Docker's 400, adds the headers Docker sends
 (``Api-Version``, ``Server``, ``Ostype``), and turns known errors into
 ``{"message": …}`` bodies; an unknown exception is logged and becomes a
 500 without killing the daemon.
+
+``LAZY_ROUTES``: route modules imported on their first request, not at
+start-up. ``routes/build.py`` brings the whole builder (~6 MiB of the idle
+daemon's memory, most daemons never build), ``routes/distribution.py`` the
+registry client (httpx, TLS: ~3 MiB); their paths are listed here and
+``tests/api/test_lazy_routes.py`` checks them against the modules' ROUTES.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -28,6 +35,9 @@ ENGINE: web.AppKey[Any] = web.AppKey("engine", object)
 IMAGES: web.AppKey[Any] = web.AppKey("images", object)
 VOLUMES: web.AppKey[Any] = web.AppKey("volumes", object)
 NETWORKS: web.AppKey[Any] = web.AppKey("networks", object)
+# distribution.client.RegistryOptions (insecure registries, mirrors); typed
+# loosely so that making the app does not import the registry client.
+REGISTRY: web.AppKey[Any] = web.AppKey("registry", object)
 SERVER = f"dockyard/{dockyard.__version__} (linux)"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,10 +83,28 @@ def json_response(obj: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=to_json(obj), content_type="application/json")
 
 
+# module (under ``routes``) -> its (method, path, handler name), as its ROUTES has them.
+LAZY_ROUTES: dict[str, list[tuple[str, str, str]]] = {
+    "build": [("POST", "/build", "build"), ("POST", "/build/prune", "prune"),
+              ("POST", "/build/cancel", "cancel")],
+    "distribution": [("POST", "/images/create", "create"),
+                     ("POST", "/images/{name:.+}/push", "push"), ("POST", "/auth", "auth"),
+                     ("GET", "/images/search", "search")],
+}
+
+
+def _lazy(module: str, name: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        mod = importlib.import_module(f"{__package__}.routes.{module}")
+        return await getattr(mod, name)(request)  # type: ignore[no-any-return]
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
 def make_app(engine: Any, images: Any, volumes: Any = None,
              networks: Any = None) -> web.Application:
-    from .routes import build, containers, exec, system
-    from .routes import distribution as dist_routes
+    from .routes import containers, exec, system
     from .routes import images as image_routes
     from .routes import networks as net_routes
     from .routes import volumes as vol_routes
@@ -87,11 +115,14 @@ def make_app(engine: Any, images: Any, volumes: Any = None,
     app[IMAGES] = images
     app[VOLUMES] = volumes
     app[NETWORKS] = networks
-    for module in (system, containers, exec, image_routes, vol_routes, net_routes, build,
-                   dist_routes):
-        for method, path, handler in module.ROUTES:
-            app.router.add_route(method, path, handler)
-            app.router.add_route(method, "/v{version:[0-9]+[.][0-9]+}" + path, handler)
+    routes: list[tuple[str, str, Handler]] = []
+    for module in (system, containers, exec, image_routes, vol_routes, net_routes):
+        routes += module.ROUTES
+    for lazy, table in LAZY_ROUTES.items():
+        routes += [(method, path, _lazy(lazy, name)) for method, path, name in table]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+        app.router.add_route(method, "/v{version:[0-9]+[.][0-9]+}" + path, handler)
     return app
 
 

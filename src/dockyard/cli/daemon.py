@@ -247,11 +247,11 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
         await engine.load()
         app = make_app(engine, images, volumes, networks)
         if registry is not None:
-            from dockyard.api.routes.distribution import REGISTRY
-            from dockyard.distribution.client import RegistryOptions
+            from dockyard.api.server import REGISTRY
 
-            app[REGISTRY] = RegistryOptions(insecure_registries=registry["insecure-registries"],
-                                            mirrors=registry["registry-mirrors"])
+            # The lists; routes/distribution.py makes RegistryOptions of them
+            # on the first pull or push (its module loads the registry client).
+            app[REGISTRY] = registry
         runner = await serve(app, sockets)
         with open(os.path.join(run_root, "dockyard.pid"), "w") as f:
             f.write(f"{os.getpid()}\n")

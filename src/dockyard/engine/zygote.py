@@ -14,11 +14,21 @@ zygote's pages copy-on-write, so each costs only what it writes.
 
 The zygote dies with the daemon (EOF on its socket); supervisors do not:
 they are in their own sessions and keep their containers running.
+
+``warm(bundle, key)``: the runtime caches compiled seccomp filters per
+profile, but a cache filled in a supervisor's short-lived helper dies with
+it, so every container compiled Docker's default profile again (~15-30 ms
+of each start, libseccomp's BPF export). The daemon asks the zygote to
+compile each new profile once, from the first bundle that uses it, before
+forking that bundle's supervisor; every later fork inherits the filter.
+(The seccomp module is imported then, not by ``_preload``: libseccomp and
+its imports are 2.5 MiB an idle daemon need not hold.)
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import signal
@@ -43,6 +53,7 @@ class Zygote:
         self.pid = pid
         self._sock = parent
         self._lock = threading.Lock()
+        self._warmed: set[str] = set()
 
     def spawn(self, spec: dict[str, Any], ctl_fd: int) -> int:
         """Fork a supervisor for ``spec`` holding ``ctl_fd``; its pid."""
@@ -59,12 +70,34 @@ class Zygote:
             raise OSError("the supervisor fork server is gone")
         return int(reply)
 
+    def is_warm(self, key: str) -> bool:
+        """Whether ``warm`` has nothing (more) to do for ``key``."""
+        return key in self._warmed or len(self._warmed) >= _WARM_MAX
+
+    def warm(self, bundle: str, key: str) -> None:
+        """Have the zygote compile the seccomp profile of ``bundle`` (once per ``key``)."""
+        if self.is_warm(key):
+            return
+        with self._lock:
+            self._sock.settimeout(30)
+            try:
+                self._sock.send(json.dumps({"warm": bundle}).encode())
+                if not self._sock.recv(64):
+                    raise OSError("the supervisor fork server is gone")
+            except TimeoutError:
+                raise OSError("the supervisor fork server did not answer") from None
+        self._warmed.add(key)
+
     def close(self) -> None:
         self._sock.close()
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
+
+
+# As many profiles as the runtime's seccomp cache keeps.
+_WARM_MAX = 32
 
 
 def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
@@ -91,6 +124,11 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
         if not msg:
             return
         spec = json.loads(msg)
+        if "warm" in spec:
+            _warm(spec["warm"])
+            gc.freeze()  # what it made is shared by every later fork: keep gc off it
+            sock.send(b"0")
+            continue
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -111,6 +149,19 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
         sock.send(str(pid).encode())
 
 
+def _warm(bundle: str) -> None:  # pragma: no cover - runs in the child
+    """Compile the bundle's seccomp filter into the runtime's cache, as its create would."""
+    try:
+        from dockyard.runtime.create import load_bundle
+        from dockyard.runtime.seccomp import prepare
+
+        spec, _raw = load_bundle(bundle)
+        if spec.linux is not None and spec.linux.seccomp is not None:
+            prepare(spec.linux.seccomp)
+    except Exception:  # only a head start: the container compiles its own
+        pass
+
+
 def _preload() -> None:
     """Import everything a supervisor runs, so forks share it."""
     import msgspec  # noqa: F401
@@ -124,3 +175,11 @@ def _preload() -> None:
     import dockyard.runtime.start  # noqa: F401
 
     from . import supervisor  # noqa: F401
+
+    # Each container's create picks its cgroup manager by the host's mode;
+    # imported per container, these cost a few ms of every start.
+    for name in ("dockyard.runtime.cgroups.v1", "dockyard.runtime.cgroups.v2"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a head start only, as with warm()
+            pass

@@ -29,7 +29,6 @@ import threading
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-import httpx
 import msgspec
 
 from .errors import DriverNotFound, PluginError, PluginTimeout
@@ -82,6 +81,8 @@ class PluginClient:
     """One plugin endpoint: ``unix:///path``, ``tcp://host:port`` or ``http(s)://…``."""
 
     def __init__(self, name: str, addr: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        import httpx  # here: a daemon with no volume plugin never loads it (~15 MiB)
+
         self.name, self.addr = name, addr
         u = urlparse(addr)
         if u.scheme == "unix":
@@ -103,6 +104,8 @@ class PluginClient:
 
     def call(self, method: str, body: dict[str, Any] | None, answer: type[A],
              *, allow_404: bool = False) -> A | None:
+        import httpx
+
         what = f"volume plugin {self.name}: {method}"
         try:
             r = self._http.post("/" + method, content=json.dumps(body).encode())

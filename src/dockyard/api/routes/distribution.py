@@ -45,10 +45,9 @@ from dockyard.distribution.errors import DistributionError, ManifestUnknownError
 
 from .. import params
 from ..errors import BadRequest
-from ..server import IMAGES, error, json_response
+from ..server import IMAGES, REGISTRY, error, json_response
 
 log = logging.getLogger("dockyard.api.distribution")
-REGISTRY: web.AppKey[RegistryOptions] = web.AppKey("registry", RegistryOptions)
 
 Message = dict[str, Any]
 # Statuses held back until something else follows: with only these sent, a
@@ -58,7 +57,11 @@ _PREAMBLE = ("Pulling from ", "The push refers to repository ")
 
 
 def _options(request: web.Request) -> RegistryOptions:
-    return request.app.get(REGISTRY) or RegistryOptions()
+    given = request.app.get(REGISTRY)
+    if isinstance(given, dict):  # the daemon's lists (cli/daemon.py)
+        return RegistryOptions(insecure_registries=tuple(given.get("insecure-registries", ())),
+                               mirrors=tuple(given.get("registry-mirrors", ())))
+    return given or RegistryOptions()
 
 
 def _auth(request: web.Request) -> Credentials | None:
