@@ -179,11 +179,14 @@ def _run(fn: Any, *args: Any, **kw: Any) -> Any:
 @click.option("--exit-code-from", default=None, metavar="SERVICE",
               help="Return the exit code of the selected service container "
                    "(implies --abort-on-container-exit)")
+@click.option("-w", "--watch", "watch_files", is_flag=True,
+              help="Watch source code and rebuild/refresh containers when files are updated")
 @click.pass_context
 def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_recreate: bool,
            no_recreate: bool, remove_orphans: bool, scale: tuple[str, ...], wait: bool,
            wait_timeout: int, no_log_prefix: bool, do_build: bool, no_build: bool,
-           abort_on_container_exit: bool, exit_code_from: str | None) -> None:
+           abort_on_container_exit: bool, exit_code_from: str | None,
+           watch_files: bool = False) -> None:
     """Create and start containers."""
     from dockyard.compose.attached import check_exit_code_from, run_until_first_exit
     from dockyard.compose.engine_api import project_containers
@@ -198,6 +201,7 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
               "--detach and --wait", 1)
     loaded, client = _engine(ctx, services)
     project = loaded.project
+    watch_rules = _watch_rules(project, services, detach or wait) if watch_files else None
     if exit_code_from is not None:
         from dockyard.compose.planner import dependency_levels
 
@@ -222,6 +226,8 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
     names = [n for level in plan.levels for n in level]
     containers = project_containers(client, project.name, services=names)
     click.echo("Attaching to " + ", ".join(c["Names"][0].lstrip("/") for c in containers))
+    if watch_rules is not None:
+        _watch_in_background(ctx, project, watch_rules)
     if abort:
         from dockyard.compose.lifecycle import stop as stop_project
 
@@ -242,14 +248,20 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes and anonymous volumes")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
 @click.option("-t", "--timeout", type=int, default=None, help="Shutdown timeout in seconds")
+@click.option("--rmi", default=None, metavar="local|all",
+              help='Remove images used by services: "local" only those built without an '
+                   'image: name, "all" every service\'s')
 @click.pass_context
-def down_cmd(ctx: click.Context, volumes: bool, remove_orphans: bool, timeout: int | None) -> None:
-    """Stop and remove containers, networks (and with -v volumes)."""
-    from dockyard.compose.lifecycle import down
+def down_cmd(ctx: click.Context, volumes: bool, remove_orphans: bool, timeout: int | None,
+             rmi: str | None) -> None:
+    """Stop and remove containers, networks (and with -v volumes, with --rmi images)."""
+    from dockyard.compose.lifecycle import RMI, down
 
+    if rmi is not None and rmi not in RMI:
+        _fail(f"invalid --rmi {rmi!r}: expected local or all", 1)
     loaded, client = _engine(ctx)
     _run(down, client, loaded.project, _say, volumes=volumes, remove_orphans=remove_orphans,
-         timeout=timeout)
+         timeout=timeout, rmi=rmi)
 
 
 @compose.command("ps")
@@ -387,21 +399,36 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...
 @click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits")
 @click.option("-d", "--detach", is_flag=True, help="Run container in background")
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("-l", "--label", "labels", multiple=True, help="Add or override a label")
+@click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume")
+@click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host")
+@click.option("--service-ports", is_flag=True,
+              help="Run command with all service's ports enabled and mapped to the host")
 @click.option("--no-deps", is_flag=True, help="Don't start linked services")
 @click.option("--name", default=None, help="Assign a name to the container")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation")
+@click.option("--entrypoint", default=None, help="Override the entrypoint of the image")
+@click.option("-w", "--workdir", default=None, help="Working directory inside the container")
+@click.option("-u", "--user", default=None, help="Run as specified username or uid")
 @click.argument("service")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx: click.Context, auto_remove: bool, detach: bool, env: tuple[str, ...],
-            no_deps: bool, name: str | None, service: str, command: tuple[str, ...]) -> None:
+            labels: tuple[str, ...], volumes: tuple[str, ...], publish: tuple[str, ...],
+            service_ports: bool, no_deps: bool, name: str | None, no_tty: bool,
+            entrypoint: str | None, workdir: str | None, user: str | None, service: str,
+            command: tuple[str, ...]) -> None:
     """Run a one-off command on a service (its dependencies are brought up first)."""
-    from dockyard.compose.run import run_oneoff
+    from dockyard.compose.run import RunOptions, run_oneoff
 
     loaded, client = _engine(ctx, [service])
+    opts = RunOptions(env=list(env), labels=list(labels), volumes=list(volumes),
+                      publish=list(publish), service_ports=service_ports, no_deps=no_deps,
+                      name=name, detach=detach, auto_remove=auto_remove, no_tty=no_tty,
+                      entrypoint=entrypoint, workdir=workdir, user=user,
+                      known_services=loaded.disabled_services)
     code = _run(run_oneoff, client, loaded.project, service, list(command) or None, _say,
-                env=list(env), no_deps=no_deps, name=name, detach=detach,
-                auto_remove=auto_remove, emit=click.echo,
-                known_services=loaded.disabled_services)
+                opts, click.echo)
     sys.exit(code)
 
 
@@ -654,3 +681,69 @@ def events_cmd(ctx: click.Context, services: tuple[str, ...], as_json: bool, sin
              since=since, until=until)
     except KeyboardInterrupt:
         pass
+
+
+# --- watch (develop.watch) ----------------------------------------------------------------
+
+
+@compose.command("watch")
+@click.argument("services", nargs=-1)
+@click.option("--no-up", is_flag=True, help="Do not build & start services before watching")
+@click.option("--prune/--no-prune", default=True,
+              help="Prune dangling images on rebuild (not yet: accepted for compatibility)")
+@click.option("--quiet", is_flag=True, help="Hide build output")
+@click.pass_context
+def watch_cmd(ctx: click.Context, services: tuple[str, ...], no_up: bool, prune: bool,
+              quiet: bool) -> None:
+    """Watch build context for service and rebuild/refresh containers when files are updated."""
+    from dockyard.compose.watch import WatchOptions, watch
+    from dockyard.compose.watch_rules import watch_rules
+
+    loaded, client = _engine(ctx, services)
+    project = loaded.project
+    # every rule checked before anything is built or started
+    rules = _run(watch_rules, project, list(services))
+    if not no_up:
+        from dockyard.compose.build import build
+        from dockyard.compose.planner import dependency_levels
+        from dockyard.compose.up import UpOptions, up
+
+        wanted = [n for lv in dependency_levels(project, list(services) or None) for n in lv]
+        _run(build, client, project, wanted, (lambda t: None) if quiet else
+             (lambda t: click.echo(t, err=True)), _say, missing_only=True)
+        _run(up, client, project, UpOptions(services=list(services),
+                                            known_services=loaded.disabled_services), _say)
+    try:
+        _run(watch, client, project, rules, _say, lambda t: click.echo(t, err=True),
+             WatchOptions(quiet=quiet))
+    except KeyboardInterrupt:
+        pass
+
+
+def _watch_rules(project: Any, services: Iterable[str], detached: bool) -> Any:
+    """``up --watch``: the rules, checked before anything starts."""
+    from dockyard.compose.watch_rules import watch_rules
+
+    if detached:
+        _fail("--watch is incompatible with --detach and --wait", 1)
+    return _run(watch_rules, project, list(services))
+
+
+def _watch_in_background(ctx: click.Context, project: Any, rules: Any) -> None:
+    """``up --watch``: the watch runs beside the attached logs (a daemon thread, with
+    its own client), and ends with the process."""
+    import threading
+
+    from dockyard.client import Client
+    from dockyard.compose.errors import ComposeError
+    from dockyard.compose.watch import WatchOptions, watch
+
+    def run() -> None:
+        try:
+            with Client(ctx.obj.get("host")) as client:
+                watch(client, project, rules, _say, lambda t: click.echo(t, err=True),
+                      WatchOptions())
+        except (ComposeError, OSError) as e:
+            click.echo(f"watch: {e}", err=True)
+
+    threading.Thread(target=run, name="compose-watch", daemon=True).start()

@@ -8,14 +8,35 @@ first); the Dockerfile and ``.dockerignore`` themselves always go, as with
 cannot pull a host file outside the context into the build. The image is
 tagged with the service's ``image:``, else ``<project>-<service>`` (docker
 compose's default name), plus ``build.tags``.
+
+``build.dockerfile_inline`` travels as the ``docker build -f -`` CLI sends a
+Dockerfile from stdin: a file ``.dockerfile.<random>`` added to the context
+tar and appended to its ``.dockerignore``, so ``COPY . …`` never sees it.
+
+``build.secrets`` (top-level secrets from a ``file``, an ``environment``
+variable or ``content``) and ``build.ssh`` (agent sockets) have no field in
+the Docker Engine API: Docker's engine only takes them over a BuildKit
+session. dockyard's daemon takes them as its documented extension of
+``POST /build`` (``api/routes/build.py``): the query parameters ``secrets``
+(``{"<id>": "<base64 value>"}``) and ``ssh`` (``{"<id>": "<agent socket>"}``),
+accepted over its unix socket only. Before sending them, compose asks the
+engine who it is (``GET /version``, ``Platform.Name``) and stops with a
+clear error on any other engine, which would ignore them silently.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import os
 import posixpath
+import secrets
+import stat
 import tarfile
 import tempfile
+import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -32,8 +53,14 @@ def image_name(project: Project, service: Service) -> str:
     return service.image or f"{project.name}-{service.name}"
 
 
-def context_tar(context: str, dockerfile: str) -> IO[bytes]:
-    """The context as a tar in a temporary file (rewound); ``dockerfile`` is relative."""
+# The request line (and so the query) is limited to 8190 bytes by the daemon's
+# HTTP parser: what secrets may take of it, leaving room for the other options.
+SECRETS_MAX_QUERY = 5120
+
+
+def context_tar(context: str, dockerfile: str, inline: str | None = None) -> IO[bytes]:
+    """The context as a tar in a temporary file (rewound); ``dockerfile`` is relative.
+    ``inline``: the Dockerfile's text, sent under the name ``dockerfile`` (see above)."""
     if not os.path.isdir(context):
         raise EngineCommandError(f"build context {context!r} is not a directory")
     try:
@@ -43,6 +70,15 @@ def context_tar(context: str, dockerfile: str) -> IO[bytes]:
     always = {posixpath.normpath(dockerfile), ".dockerignore"}
     out = tempfile.TemporaryFile()
     with tarfile.open(fileobj=out, mode="w") as tar:
+        if inline is not None:
+            ignore = b""
+            path = os.path.join(context, ".dockerignore")
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as fh:
+                    ignore = fh.read()
+            _add_bytes(tar, dockerfile, inline.encode())
+            _add_bytes(tar, ".dockerignore", ignore + f"\n{dockerfile}\n".encode())
+            always = set()  # both written above, never taken from the directory
         for root, dirs, files in os.walk(context):
             rel_root = os.path.relpath(root, context)
             keep = []
@@ -58,10 +94,86 @@ def context_tar(context: str, dockerfile: str) -> IO[bytes]:
             dirs[:] = keep
             for f in sorted(files):
                 rel = posixpath.normpath(posixpath.join(rel_root, f))
+                if inline is not None and rel in (".dockerignore", dockerfile):
+                    continue
                 if rel in always or not matcher.matches(rel):
                     tar.add(os.path.join(root, f), arcname=rel, recursive=False)
     out.seek(0)
     return out
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def build_secrets(project: Project, service: Service) -> dict[str, bytes]:
+    """``build.secrets``: id (the ``target``, else the secret's key) → value."""
+    assert service.build is not None
+    out: dict[str, bytes] = {}
+    for ref in service.build.secrets:
+        where = f"service {service.name!r}: build.secrets {ref.source!r}"
+        top = project.secrets.get(ref.source)
+        if top is None:
+            raise EngineCommandError(f"{where}: no such top-level secret")
+        if top.external:
+            raise EngineCommandError(f"{where}: an external secret cannot be used in a build "
+                                     f"(expected file, environment or content)")
+        if top.file is not None:
+            try:
+                with open(top.file, "rb") as f:
+                    value = f.read()
+            except OSError as e:
+                raise EngineCommandError(f"{where}: cannot read {top.file}: {e.strerror}") from None
+        elif top.environment is not None:
+            if top.environment not in project.environment:
+                raise EngineCommandError(f"{where}: environment variable {top.environment} "
+                                         f"is not set")
+            value = project.environment[top.environment].encode()
+        else:
+            value = (top.content or "").encode()
+        out[ref.target or ref.source] = value
+    return out
+
+
+def build_ssh(service: Service) -> dict[str, str]:
+    """``build.ssh`` (``[default, id=/agent.sock]`` or a mapping): id → agent socket; a
+    bare id is ``$SSH_AUTH_SOCK``'s agent. Only agent sockets (no key files)."""
+    raw = (service.raw.get("build") or {}).get("ssh") or []
+    items = raw.items() if isinstance(raw, dict) else (
+        str(v).partition("=")[::2] for v in raw)
+    out: dict[str, str] = {}
+    for sid, path in items:
+        where = f"service {service.name!r}: build.ssh {sid!r}"
+        path = str(path or "") or os.environ.get("SSH_AUTH_SOCK", "")
+        if not sid or not path:
+            raise EngineCommandError(f"{where}: expected ID=SOCKET, or ID with SSH_AUTH_SOCK set")
+        try:
+            is_sock = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError as e:
+            raise EngineCommandError(f"{where}: cannot use {path}: {e.strerror}") from None
+        if not is_sock:
+            raise EngineCommandError(f"{where}: {path} is not a socket (expected an ssh agent's; "
+                                     f"key files are not supported)")
+        out[str(sid)] = os.path.abspath(path)
+    return out
+
+
+def _check_extension(client: Client, service: Service, what: str) -> None:
+    """Build secrets and ssh go only to an engine known to be dockyard's (see above)."""
+    try:
+        doc = client.version()
+        name = str((doc.get("Platform") or {}).get("Name") or "")
+        engine = f"{name or 'Docker Engine'} {doc.get('Version', '')}".strip()
+    except APIError as e:  # e.g. an older Docker refusing our API version
+        name, engine = "", f"GET /version: {e.message}"
+    if name != "dockyard":
+        raise EngineCommandError(
+            f"service {service.name!r}: build.{what} cannot be sent to this engine ({engine}): "
+            f"the Docker Engine API has no field for them (Docker's engine takes them over a "
+            f"BuildKit session, which dockyard compose does not speak); dockyard's daemon "
+            f"takes them through its POST /build extension")
 
 
 def _chunks(f: IO[bytes]) -> Iterator[bytes]:
@@ -76,21 +188,34 @@ def build_service(client: Client, project: Project, service: Service, emit: Emit
     b: Build | None = service.build
     if b is None:
         raise EngineCommandError(f"service {service.name!r} has no build section")
-    if b.dockerfile_inline:
-        raise EngineCommandError(f"service {service.name!r}: build.dockerfile_inline is not "
-                                 f"supported (write it to a file, name it in build.dockerfile)")
     context = b.context if os.path.isabs(b.context) else os.path.join(project.working_dir,
                                                                       b.context)
-    dockerfile = b.dockerfile or "Dockerfile"
-    if os.path.isabs(dockerfile):
-        dockerfile = os.path.relpath(dockerfile, context)
+    inline = b.dockerfile_inline
+    if inline is not None:
+        dockerfile = f".dockerfile.{secrets.token_hex(10)}"
+    else:
+        dockerfile = b.dockerfile or "Dockerfile"
+        if os.path.isabs(dockerfile):
+            dockerfile = os.path.relpath(dockerfile, context)
     args = {k: v for k, v in b.args.items() if v is not None}
     args.update(build_args or {})
     params: dict[str, Any] = {
         "t": image_name(project, service), "dockerfile": dockerfile, "buildargs": args,
         "labels": b.labels, "target": b.target or None, "nocache": no_cache, "pull": pull,
         "cachefrom": b.cache_from or None, "networkmode": b.network or None, "rm": True}
-    tar = context_tar(context, dockerfile)
+    values = build_secrets(project, service)
+    ssh = build_ssh(service)
+    for what, given in (("secrets", values), ("ssh", ssh)):
+        if given:
+            _check_extension(client, service, what)
+    if values:
+        params["secrets"] = {k: base64.b64encode(v).decode() for k, v in values.items()}
+        if len(urllib.parse.quote(json.dumps(params["secrets"]))) > SECRETS_MAX_QUERY:
+            raise EngineCommandError(f"service {service.name!r}: build.secrets are too large "
+                                     f"for the request (about 3 KiB in all at most)")
+    if ssh:
+        params["ssh"] = ssh
+    tar = context_tar(context, dockerfile, inline)
     image_id = ""
     try:
         for msg in client.build(_chunks(tar), **params):

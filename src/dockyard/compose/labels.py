@@ -114,7 +114,8 @@ def container_labels(
     if environment_file:
         labels[ENVIRONMENT_FILE] = environment_file
     if not labels[IMAGE]:
-        del labels[IMAGE]  # the image digest is known only once the engine resolves it
+        # the image ID is known only once the engine resolved the image: up.with_image_label
+        del labels[IMAGE]
     return labels
 
 

@@ -2,13 +2,15 @@
 
 They find containers by ``com.docker.compose.project`` (and ``.service``),
 never by name, so they act on what a half-failed ``up`` left as well.
-``stop``/``down`` go in reverse dependency order, ``start`` in dependency
-order awaiting ``depends_on`` conditions, as ``up`` does.
+``stop``/``down`` go in reverse dependency order (the containers of one
+level at once), ``start`` in dependency order awaiting ``depends_on``
+conditions, as ``up`` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dockyard.client import APIError, Client
@@ -42,6 +44,19 @@ def _by_level(project: Project, containers: list[dict[str, Any]],
     return [groups[k] for k in order]
 
 
+def _each(containers: list[dict[str, Any]], fn: Callable[[dict[str, Any]], None]) -> None:
+    """``fn`` on the containers of one level at once, as docker compose stops them (each
+    waits out its own grace period); every one is let finish, the first error is raised."""
+    if len(containers) <= 1:
+        for c in containers:
+            fn(c)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(containers), 8)) as pool:
+        futures = [pool.submit(fn, c) for c in containers]
+    for f in futures:
+        f.result()
+
+
 def _api(what: str, c: dict[str, Any], fn: Callable[..., object], **kw: Any) -> None:
     try:
         fn(c["Id"], **kw)
@@ -53,11 +68,13 @@ def stop(client: Client, project: Project, services: Iterable[str], say: Say,
          timeout: int | None = None) -> None:
     containers = project_containers(client, project.name, services=services, all=False,
                                     oneoff=None)
+    def one(c: dict[str, Any]) -> None:
+        say(f"Container {name_of(c)}", "Stopping")
+        _api("stop", c, client.stop, timeout=timeout)
+        say(f"Container {name_of(c)}", "Stopped")
+
     for group in _by_level(project, containers, reverse=True):
-        for c in group:
-            say(f"Container {name_of(c)}", "Stopping")
-            _api("stop", c, client.stop, timeout=timeout)
-            say(f"Container {name_of(c)}", "Stopped")
+        _each(group, one)
 
 
 def start(client: Client, project: Project, services: Iterable[str], say: Say) -> None:
@@ -76,12 +93,44 @@ def start(client: Client, project: Project, services: Iterable[str], say: Say) -
             say(f"Container {name_of(c)}", "Started")
 
 
+def restart_set(project: Project, services: Iterable[str]) -> set[str]:
+    """``services`` and, transitively, the services depending on one of them with
+    ``depends_on: {…: {restart: true}}`` (docker compose restarts those along)."""
+    out = set(services)
+    grew = True
+    while grew:
+        grew = False
+        for name, svc in project.services.items():
+            if name not in out and any(d in out and cond.restart
+                                       for d, cond in svc.depends_on.items()):
+                out.add(name)
+                grew = True
+    return out
+
+
 def restart(client: Client, project: Project, services: Iterable[str], say: Say,
             timeout: int | None = None) -> None:
-    for c in project_containers(client, project.name, services=services):
+    """Restart in dependency order, a level's containers at once; ``services`` given, their
+    ``restart: true`` dependents too, each after the conditions on what was restarted
+    before it hold again."""
+    wanted = list(services)
+    names = restart_set(project, wanted) if wanted else set()
+    containers = project_containers(client, project.name, services=sorted(names))
+    done: set[str] = set()
+
+    def one(c: dict[str, Any]) -> None:
+        svc = project.services.get(c["Labels"].get(L.SERVICE, ""))
+        for dep, cond in (svc.depends_on.items() if svc else ()):
+            if dep in done:
+                for d in project_containers(client, project.name, services=[dep]):
+                    wait_condition(client, d["Id"], name_of(d), cond.condition)
         say(f"Container {name_of(c)}", "Restarting")
         _api("restart", c, client.restart, timeout=timeout)
         say(f"Container {name_of(c)}", "Started")
+
+    for group in _by_level(project, containers, reverse=False):
+        _each(group, one)
+        done.update(c["Labels"].get(L.SERVICE, "") for c in group)
 
 
 def kill(client: Client, project: Project, services: Iterable[str], say: Say,
@@ -107,10 +156,30 @@ def rm(client: Client, project: Project, services: Iterable[str], say: Say, *,
     return removed
 
 
+RMI = ("local", "all")
+
+
+def down_images(project: Project, rmi: str) -> list[str]:
+    """The images ``down --rmi`` removes: ``local``, those ``build`` tagged under the default
+    ``<project>-<service>`` name (services without ``image:``); ``all``, every service's."""
+    if rmi not in RMI:
+        raise EngineCommandError(f"invalid --rmi {rmi!r}: expected local or all")
+    out = []
+    for name, svc in project.services.items():
+        if svc.image and rmi == "all":
+            out.append(svc.image)
+        elif not svc.image and svc.build is not None:
+            out.append(f"{project.name}-{name}")
+    return list(dict.fromkeys(out))
+
+
 def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
-         remove_orphans: bool = False, timeout: int | None = None) -> None:
+         remove_orphans: bool = False, timeout: int | None = None,
+         rmi: str | None = None) -> None:
     """Containers (orphans with ``--remove-orphans``), then networks, then with ``-v``
-    the project's named volumes and the containers' anonymous ones."""
+    the project's named volumes (never external ones) and the containers' anonymous
+    ones, then with ``--rmi`` images (:func:`down_images`)."""
+    images = down_images(project, rmi) if rmi else []  # a bad --rmi changes nothing
     containers = project_containers(client, project.name, oneoff=None)
     known = set(project.services)
     orphans = [c for c in containers if c["Labels"].get(L.SERVICE) not in known
@@ -119,14 +188,16 @@ def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
         for c in orphans:
             say(f"Found orphan containers ([{name_of(c)}]) for this project", "Warning")
         containers = [c for c in containers if c not in orphans]
+    def one(c: dict[str, Any]) -> None:
+        say(f"Container {name_of(c)}", "Stopping")
+        if c.get("State") in ("running", "restarting", "paused"):
+            _api("stop", c, client.stop, timeout=timeout)
+        say(f"Container {name_of(c)}", "Stopped")
+        _api("remove", c, client.remove, force=True, volumes=volumes)
+        say(f"Container {name_of(c)}", "Removed")
+
     for group in _by_level(project, containers, reverse=True):
-        for c in group:
-            say(f"Container {name_of(c)}", "Stopping")
-            if c.get("State") in ("running", "restarting", "paused"):
-                _api("stop", c, client.stop, timeout=timeout)
-            say(f"Container {name_of(c)}", "Stopped")
-            _api("remove", c, client.remove, force=True, volumes=volumes)
-            say(f"Container {name_of(c)}", "Removed")
+        _each(group, one)
     external = {n.name for n in project.networks.values() if n.external}
     for net in project_networks(client, project.name):
         if net["Name"] in external:
@@ -148,3 +219,22 @@ def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
                 if e.status != 404:
                     raise EngineCommandError(f"volume {vol['Name']}: {e.message}") from None
             say(f"Volume {vol['Name']}", "Removed")
+    for ref in images:
+        _remove_image(client, ref, say)
+
+
+def _remove_image(client: Client, ref: str, say: Say) -> None:
+    """``DELETE /images/{ref}``: untags ``ref`` (the image goes with its last name). One still
+    used by a container (another project's) stays, with a warning, as docker compose does."""
+    try:
+        # DELETE /images/{ref} through the client's plumbing, the same in every version
+        # of it (its ImageAPI.image_remove is still being written, elsewhere)
+        client._request("DELETE", f"/images/{ref}")
+    except APIError as e:
+        if e.status == 404:
+            return  # never built or pulled, or already gone
+        if e.status == 409:
+            say(f"Image {ref}", f"Warning: {e.message}")
+            return
+        raise EngineCommandError(f"image {ref}: {e.message}") from None
+    say(f"Image {ref}", "Removed")

@@ -275,6 +275,8 @@ class Normalizer:
                 cfg[key] = to_float(value, here)
         if "build" in cfg:
             cfg["build"] = self.build(cfg["build"], f"{p}.build")
+        if isinstance(cfg.get("develop"), dict):
+            cfg["develop"] = self.develop(dict(cfg["develop"]))
         if cfg.get("pull_policy") == "if_not_present":
             cfg["pull_policy"] = "missing"
         if isinstance(cfg.get("storage_opt"), dict):
@@ -378,6 +380,22 @@ class Normalizer:
         if "secrets" in cfg:
             cfg["secrets"] = [self.mount_ref(s, f"{path}.secrets[{i}]") for i, s in enumerate(cfg["secrets"])]
         return order(cfg, BUILD_ORDER)
+
+    def develop(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """``watch`` rules: ``path`` absolute with its links resolved (compose-go's
+        absSymbolicLink), ``ignore``/``include`` as lists."""
+        rules = []
+        for rule in cfg.get("watch") or []:
+            rule = dict(rule)
+            if isinstance(rule.get("path"), str) and rule["path"]:
+                rule["path"] = os.path.realpath(resolve_path(rule["path"], self.project_dir))
+            for key in ("ignore", "include"):
+                if isinstance(rule.get(key), str):
+                    rule[key] = [rule[key]]
+            rules.append(rule)
+        if "watch" in cfg:
+            cfg["watch"] = rules
+        return cfg
 
     def environment_of(self, cfg: dict[str, Any], path: str) -> dict[str, str | None]:
         env: dict[str, str | None] = {}

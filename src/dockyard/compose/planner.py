@@ -6,7 +6,10 @@
 decide, per replica number:
 
     create     no container with that number
-    recreate   hash differs, ``--force-recreate``, or a dependency was recreated
+    recreate   hash differs, the image changed (the ID the service's image
+               resolves to now differs from the ``com.docker.compose.image``
+               label: a rebuild, a pull, a retag), ``--force-recreate``, or a
+               dependency was recreated
     start      same hash, container not running
     noop       same hash, running
     remove     replica numbers above the wanted scale
@@ -126,13 +129,17 @@ def plan(
     no_recreate: bool = False,
     scale: Mapping[str, int] | None = None,
     known_services: Iterable[str] = (),
+    image_ids: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide create/recreate/start/noop/remove per replica; list orphans.
 
     ``existing`` holds the engine's containers (any project; others are
     ignored). ``services`` limits the plan to those services and their
     dependencies; ``known_services`` names services that exist but are
-    disabled (profiles), whose containers are not orphans.
+    disabled (profiles), whose containers are not orphans. ``image_ids``
+    maps services to the image ID their image resolves to now; a container
+    whose ``com.docker.compose.image`` label differs is recreated (services
+    left out, e.g. an image not yet pulled, are not compared).
     """
     if force_recreate and no_recreate:
         raise ValueError("--force-recreate and --no-recreate are incompatible")
@@ -150,6 +157,7 @@ def plan(
                              key=lambda c: (c.number, c.name))
             wanted = (scale or {}).get(name, svc.replicas)
             digest = config_hash(svc)
+            image_id = (image_ids or {}).get(name)
             changed_deps = sorted(d for d in svc.depends_on if d in recreated)
             kept: dict[int, ExistingContainer] = {}
             for c in current:
@@ -171,6 +179,8 @@ def plan(
                         reason = "--force-recreate"
                     elif c.labels.get(L.CONFIG_HASH) != digest:
                         reason = "configuration changed"
+                    elif image_id and c.labels.get(L.IMAGE) != image_id:
+                        reason = "image changed"
                     elif changed_deps:
                         reason = f"dependency recreated: {', '.join(changed_deps)}"
                 if reason:

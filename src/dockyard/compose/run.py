@@ -2,14 +2,29 @@
 
 Its dependencies are brought up first (as ``up`` would, conditions
 awaited) unless ``--no-deps``; the one-off container is named
-``project-service-run-<12 hex>``, gets no published ports, and its output is
-streamed until it exits; its exit code is ``run``'s.
+``project-service-run-<12 hex>`` (or ``--name``), and its output is streamed
+until it exits; its exit code is ``run``'s.
+
+What docker compose's ``run`` flags change in the service's container:
+
+    --service-ports   publish the service's ``ports:`` (by default none are,
+                      so a one-off never fights the service for its ports)
+    -p/--publish      publish these (``[IP:][HOST:]CONTAINER[/PROTO]``), too
+    -e/--env          more environment (``KEY=VALUE``, or ``KEY``: from ours)
+    -l/--label        more labels (``KEY=VALUE``)
+    -v/--volume       more mounts (short syntax; a relative source is from
+                      the current directory, a project volume key its volume)
+    --entrypoint      the entrypoint (a shell-quoted string; ``""`` clears it)
+    -w/--workdir, -u/--user, -T (no TTY), --rm, -d, --name
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.client import APIError, Client
 from dockyard.compose import labels as L
@@ -23,26 +38,126 @@ from dockyard.compose.errors import EngineCommandError
 from dockyard.compose.logs import print_logs
 from dockyard.compose.model import Project
 from dockyard.compose.planner import with_dependencies
-from dockyard.compose.up import Say, UpOptions, _wait_dependencies, up
+from dockyard.compose.shortsyntax import parse_port, parse_volume, split_command
+from dockyard.compose.up import (
+    Say,
+    UpOptions,
+    _wait_dependencies,
+    resolve_images,
+    up,
+    with_image_label,
+)
+
+
+@dataclass
+class RunOptions:
+    env: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)
+    service_ports: bool = False
+    no_deps: bool = False
+    name: str | None = None
+    detach: bool = False
+    auto_remove: bool = False
+    no_tty: bool = False
+    entrypoint: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    known_services: list[str] = field(default_factory=list)
+
+
+def run_body(project: Project, service: str, command: list[str] | None,
+             opts: RunOptions) -> dict[str, Any]:
+    """The one-off container's create request; bad flag values raise before anything runs."""
+    svc = project.services[service]
+    env = [e if "=" in e else f"{e}={os.environ[e]}" for e in opts.env
+           if "=" in e or e in os.environ]  # docker: -e KEY unset here is left out
+    body = container_body(project, svc, 1, oneoff=True, command=command, extra_env=env)
+    host = body["HostConfig"]
+    exposed: dict[str, Any] = dict(body.get("ExposedPorts") or {})
+    bindings: dict[str, list[dict[str, str]]] = {}
+    if opts.service_ports:
+        full = container_body(project, svc, 1)  # the service's own ports, as up publishes them
+        exposed.update(full.get("ExposedPorts") or {})
+        bindings.update(full["HostConfig"].get("PortBindings") or {})
+    for spec in opts.publish:
+        try:
+            entries = parse_port(spec)
+        except ValueError as e:
+            raise EngineCommandError(f"invalid --publish {spec!r}: {e}") from None
+        for p in entries:
+            key = f"{p['target']}/{p['protocol']}"
+            exposed[key] = {}
+            bindings.setdefault(key, []).append({"HostIp": p.get("host_ip", ""),
+                                                 "HostPort": str(p.get("published", ""))})
+    body["ExposedPorts"] = exposed or None
+    host["PortBindings"] = bindings or None
+    labels = dict(body["Labels"])
+    for spec in opts.labels:
+        k, sep, v = spec.partition("=")
+        if not k or not sep:
+            raise EngineCommandError(f"invalid --label {spec!r}: expected KEY=VALUE")
+        labels[k] = v
+    body["Labels"] = labels
+    mounts = list(host.get("Mounts") or [])
+    for spec in opts.volumes:
+        mounts.append(_mount(project, spec))
+    host["Mounts"] = mounts or None
+    if opts.entrypoint is not None:
+        try:
+            body["Entrypoint"] = split_command(opts.entrypoint) or [""]
+        except ValueError as e:
+            raise EngineCommandError(f"invalid --entrypoint: {e}") from None
+        if command is None:
+            body["Cmd"] = None  # docker compose: a new entrypoint drops the service's command
+    if opts.workdir is not None:
+        body["WorkingDir"] = opts.workdir
+    if opts.user is not None:
+        body["User"] = opts.user
+    if opts.no_tty:
+        body["Tty"] = False
+    if opts.auto_remove and opts.detach:
+        host["AutoRemove"] = True  # nobody waits for it here: the engine removes it on exit
+    return body
+
+
+def _mount(project: Project, spec: str) -> dict[str, Any]:
+    try:
+        v = parse_volume(spec, os.getcwd())
+    except ValueError as e:
+        raise EngineCommandError(f"invalid --volume {spec!r}: {e}") from None
+    m: dict[str, Any] = {"Type": v["type"], "Target": v["target"],
+                         "ReadOnly": bool(v.get("read_only", False))}
+    source = str(v.get("source") or "")
+    if v["type"] == "bind":
+        if not os.path.exists(source):
+            raise EngineCommandError(f"invalid --volume {spec!r}: {source} does not exist")
+        m["Source"] = source
+    elif source:
+        m["Source"] = project.volumes[source].name if source in project.volumes else source
+    return m
 
 
 def run_oneoff(client: Client, project: Project, service: str, command: list[str] | None,
-               say: Say, *, env: list[str], no_deps: bool, name: str | None, detach: bool,
-               auto_remove: bool, emit: Callable[[str], None],
-               known_services: list[str] | None = None) -> int:
+               say: Say, opts: RunOptions, emit: Callable[[str], None]) -> int:
     svc = project.services[service]
+    body = run_body(project, service, command, opts)  # flags checked before anything starts
     deps = sorted(with_dependencies(project, [service]) - {service})
-    if deps and not no_deps:
-        up(client, project, UpOptions(services=deps, known_services=known_services or []), say)
+    if deps and not opts.no_deps:
+        up(client, project, UpOptions(services=deps, known_services=opts.known_services), say)
     key, _ = service_network(project, svc)
     ensure_networks(client, project, [key] if key else [], say)
-    ensure_volumes(client, project, [v.source for v in svc.volumes
-                                     if v.type == "volume" and v.source in project.volumes], say)
-    if not no_deps:
+    extra = [v["Source"] for v in body["HostConfig"].get("Mounts") or []
+             if v["Type"] == "volume" and v.get("Source")]
+    ensure_volumes(client, project, [
+        k for k, vol in project.volumes.items()
+        if k in {v.source for v in svc.volumes if v.type == "volume"} or vol.name in extra], say)
+    if not opts.no_deps:
         _wait_dependencies(client, project, service)
-    cname = name or L.container_name(project.name, service, 0, oneoff=True).replace(
+    with_image_label(body, resolve_images(client, project, [service]).get(service))
+    cname = opts.name or L.container_name(project.name, service, 0, oneoff=True).replace(
         "-run-0", f"-run-{secrets.token_hex(6)}")
-    body = container_body(project, svc, 1, oneoff=True, command=command, extra_env=env)
     try:
         cid = client.create(body, name=cname)["Id"]
     except APIError as e:
@@ -50,17 +165,17 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
     try:
         client.start(cid)
     except APIError as e:
-        if auto_remove:
+        if opts.auto_remove:
             _remove_quietly(client, cid)
         raise EngineCommandError(f"run {service}: {e.message}") from None
-    if detach:
+    if opts.detach:
         emit(cname)
         return 0
     try:
         print_logs(client, [{"Id": cid, "Names": [cname]}], emit, follow=True, prefix=False)
         code = int(client.wait(cid).get("StatusCode", 0))
     finally:
-        if auto_remove:
+        if opts.auto_remove:
             _remove_quietly(client, cid)
     return code
 

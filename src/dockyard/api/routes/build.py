@@ -23,17 +23,39 @@ same as ``dockyard build --root``'s. A client that goes away (or ``POST
 /build/cancel?id=<buildid>``) cancels the build: the step containers are
 killed and the builder unmounts what it prepared. With ``q`` only the
 image ID is streamed (the docker CLI prints it for ``-q``).
+
+dockyard's extension, for build secrets and ssh agents (``RUN
+--mount=type=secret|ssh``), which the Docker Engine API has no field for
+(Docker's engine takes them over a BuildKit session only):
+
+    secrets   JSON object, secret id → its value in base64:
+              ``secrets={"npmrc":"dG9rZW49eHl6Cg=="}``
+    ssh       JSON object, ssh id → an ssh agent's socket on the daemon's host:
+              ``ssh={"default":"/tmp/ssh-XXXX/agent.123"}``
+
+Both are refused (400) unless the request came over a unix socket (the
+daemon's own, whose clients are already trusted as root): never in clear
+over a network. The daemon keeps no access log, so the values are written
+nowhere; the builder holds secrets in memory and mounts them for the steps
+that ask, never into a layer, the history or a cache key. The request line
+is limited to 8 KiB, so secrets can total a few KiB. ``dockyard compose``
+sends them for ``build.secrets`` / ``build.ssh``, after checking through
+``GET /version`` (``Platform.Name``) that the engine is dockyard's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import os
 import posixpath
 import re
 import shutil
+import socket
+import stat
 import tempfile
 import threading
 import weakref
@@ -73,6 +95,7 @@ _RUN_COMMAND = re.compile(r'^process "(.*)" did not complete successfully', re.S
 #                    resource limits of step containers are not applied
 #   squash           (experimental in Docker) layers are kept as built
 #   session, buildid (buildid does name the build for /build/cancel)
+#   (secrets and ssh: dockyard's extension, see the docstring)
 #   X-Registry-Config header: registry credentials for pulls, see pull
 _INTEGERS = ("shmsize", "memory", "memswap", "cpushares", "cpuperiod", "cpuquota")
 
@@ -110,6 +133,36 @@ def _string_map(q: Any, name: str) -> dict[str, str]:
             raise BadRequest(f"invalid {name}: the value of {k!r} must be a string")
         out[k] = v
     return out
+
+
+def _extension(request: web.Request) -> tuple[dict[str, bytes], dict[str, str]]:
+    """dockyard's ``secrets`` and ``ssh`` parameters (see above), checked."""
+    q = request.query
+    if not q.get("secrets") and not q.get("ssh"):
+        return {}, {}
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        raise BadRequest("secrets, ssh: accepted only over the daemon's unix socket")
+    values: dict[str, bytes] = {}
+    for sid, v in _json_param(q, "secrets", dict).items():
+        if not sid or not isinstance(v, str):
+            raise BadRequest(f"invalid secrets: {sid!r} must map a non-empty id to a base64 string")
+        try:
+            values[sid] = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(f"invalid secrets: the value of {sid!r} is not base64") from None
+    agents: dict[str, str] = {}
+    for sid, path in _json_param(q, "ssh", dict).items():
+        if not sid or not isinstance(path, str) or not path.startswith("/"):
+            raise BadRequest(f"invalid ssh: {sid!r} must map an id to an agent socket's absolute path")
+        try:
+            is_sock = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError as e:
+            raise BadRequest(f"invalid ssh: {sid!r}: cannot use {path}: {e.strerror}") from None
+        if not is_sock:
+            raise BadRequest(f"invalid ssh: {sid!r}: {path} is not a socket (an ssh agent's)")
+        agents[sid] = path
+    return values, agents
 
 
 def _options(q: Any) -> tuple[BuildOptions, str]:
@@ -245,6 +298,7 @@ def _familiar(tag: str) -> str:
 async def build(request: web.Request) -> web.StreamResponse:
     q = request.query
     opts, dockerfile = _options(q)
+    opts.secrets, opts.ssh = _extension(request)
     quiet = params.boolean(q, "q")
     builder = await asyncio.to_thread(_builder, request.app)
     # The context may be large: spool it to a file, not memory.
