@@ -20,6 +20,7 @@ apt_packages=(
   docker.io           # Docker's engine, for interop tests and benchmarks only; the tests start
                       # a private dockerd with --iptables=false --bridge=none (no firewall, no bridge)
   openssh-client      # ssh-agent, ssh-add, ssh-keygen: RUN --mount=type=ssh tests
+  docker-compose      # Debian's Python docker-compose 1.29: interop tests drive dockyard's daemon with it
 )
 
 missing=()
