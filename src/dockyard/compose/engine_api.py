@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dockyard.client import APIError, Client
+from dockyard.client.errors import ClientError
 from dockyard.compose import labels as L
 from dockyard.compose.errors import EngineCommandError
 from dockyard.compose.model import Project, Service, ServiceVolume
@@ -235,42 +236,94 @@ def ensure_volumes(client: Client, project: Project, keys: Iterable[str], say: A
         say(f"Volume {vol.name}", "Created")
 
 
+# Container events after which a depends_on condition may have changed.
+WAKE_ACTIONS = ("health_status", "die", "destroy", "start", "oom")
+# How long one wait for an event lasts before the state is read again anyway:
+# the fallback when the engine's events are late or missing.
+EVENT_WAIT = 2.0
+POLL = 0.1  # the poll period when the engine's events cannot be followed
+
+
 def wait_condition(client: Client, ref: str, name: str, condition: str,
                    timeout: float = 120.0) -> None:
     """Block until the container meets a ``depends_on`` condition, or raise.
 
     ``service_healthy`` fails when the container turns unhealthy or exits;
     ``service_completed_successfully`` fails on a non-zero exit code.
+
+    Between two reads of the state (``inspect``) it follows the engine's
+    ``GET /events`` for this container, so a probe that turns it healthy
+    wakes the waiter at once instead of at the next poll: each link of a
+    ``depends_on`` chain waits here once. The stream starts at the time of
+    the read before it (``since``: an event that comes while it connects is
+    replayed, none is lost) and ends by itself after ``EVENT_WAIT``
+    (``until``), after which the state is read again whatever came; an
+    engine whose events fail is polled every ``POLL`` seconds instead.
     """
     deadline = time.monotonic() + timeout
+    follow = True
     while True:
+        read_at = time.time()
         try:
             state = client.inspect(ref)["State"]
         except APIError as e:
             raise EngineCommandError(f"dependency {name}: {e.message}") from None
-        if condition == "service_started":
+        if _condition_met(state, name, condition):
             return
-        if condition == "service_completed_successfully":
-            if not state.get("Running") and state.get("Status") in ("exited", "dead"):
-                code = int(state.get("ExitCode") or 0)
-                if code != 0:
-                    raise EngineCommandError(f"service {name!r} didn't complete successfully: "
-                                             f"exit {code}")
-                return
-        elif condition == "service_healthy":
-            health = (state.get("Health") or {}).get("Status")
-            if health is None:
-                raise EngineCommandError(f"container {name} has no healthcheck configured")
-            if health == "healthy":
-                return
-            if health == "unhealthy":
-                raise EngineCommandError(f"dependency failed to start: container {name} "
-                                         f"is unhealthy")
-            if not state.get("Running"):
-                raise EngineCommandError(f"dependency failed to start: container {name} "
-                                         f"exited ({state.get('ExitCode')})")
-        else:
-            raise EngineCommandError(f"unknown depends_on condition {condition!r}")
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise EngineCommandError(f"timed out waiting for {name} ({condition})")
-        time.sleep(0.2)
+        if follow:
+            follow = _next_event(client, ref, read_at, min(EVENT_WAIT, left))
+        if not follow:
+            time.sleep(min(POLL, left))
+
+
+def _condition_met(state: dict[str, Any], name: str, condition: str) -> bool:
+    """Whether ``state`` (inspect's ``State``) meets ``condition``; raises when it never will."""
+    if condition == "service_started":
+        return True
+    if condition == "service_completed_successfully":
+        if not state.get("Running") and state.get("Status") in ("exited", "dead"):
+            code = int(state.get("ExitCode") or 0)
+            if code != 0:
+                raise EngineCommandError(f"service {name!r} didn't complete successfully: "
+                                         f"exit {code}")
+            return True
+        return False
+    if condition == "service_healthy":
+        health = (state.get("Health") or {}).get("Status")
+        if health is None:
+            raise EngineCommandError(f"container {name} has no healthcheck configured")
+        if health == "healthy":
+            return True
+        if health == "unhealthy":
+            raise EngineCommandError(f"dependency failed to start: container {name} "
+                                     f"is unhealthy")
+        if not state.get("Running"):
+            raise EngineCommandError(f"dependency failed to start: container {name} "
+                                     f"exited ({state.get('ExitCode')})")
+        return False
+    raise EngineCommandError(f"unknown depends_on condition {condition!r}")
+
+
+def _next_event(client: Client, ref: str, since: float, wait: float) -> bool:
+    """Block until the container has an event of ``WAKE_ACTIONS`` after ``since``, or for
+    ``wait`` seconds at most. False when the engine's events cannot be followed."""
+    filters = {"type": ["container"], "container": [ref]}
+    began = time.monotonic()
+    # its own connection: the stream is dropped when left before its end
+    with client.another() as c:
+        stream = c.events(filters, since=f"{since:.6f}", until=f"{time.time() + wait:.6f}")
+        try:
+            for ev in stream:
+                if str(ev.get("Action") or ev.get("status") or "").split(":")[0] in WAKE_ACTIONS:
+                    return True
+        except (ClientError, OSError, ValueError):
+            return False
+        finally:
+            close = getattr(stream, "close", None)  # a generator: its response dropped now
+            if close is not None:
+                close()
+    # a stream that ends long before its `until` is not one to wait on
+    return time.monotonic() - began >= wait / 2

@@ -1,20 +1,28 @@
-"""``up``: execute :func:`planner.plan` on an engine, level by level.
+"""``up``: execute :func:`planner.plan` on an engine, along the dependency graph.
 
 Order (docker compose's ``convergence.go``): networks and named volumes
-first, orphans, then each dependency level, its services in parallel threads; before a service's containers
+first, orphans, then the services along the dependency graph, in parallel
+threads, each as soon as its own dependencies are done; before a service's containers
 are created or started, its ``depends_on`` conditions are awaited
 (``service_healthy``, ``service_completed_successfully``). A recreate
 renames the old container out of the way, creates and starts the new one,
 then removes the old one, so a failure half-way leaves containers that
 ``ps`` lists and ``down`` removes (they all carry the project label from
 their creation on).
+
+Each container records the ID its service's image resolved to when it was
+created (label ``com.docker.compose.image``, as docker compose does), so a
+rebuilt, pulled or retagged image recreates the service on the next ``up``
+even though its configuration hash is unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.client import APIError, Client
 from dockyard.compose import labels as L
@@ -62,54 +70,143 @@ def parse_scale(values: Iterable[str], project: Project) -> dict[str, int]:
 
 def up(client: Client, project: Project, opts: UpOptions, say: Say) -> planner.Plan:
     """Bring the project to its configuration; returns the plan it carried out."""
-    existing = project_containers(client, project.name)
+    if opts.force_recreate and opts.no_recreate:  # before anything is changed
+        raise EngineCommandError("--force-recreate and --no-recreate are incompatible")
+    in_up = [n for level in planner.dependency_levels(project, opts.services or None)
+             for n in level]
+    nets, vols = _resources(project, in_up)
+    # Independent round trips to the engine at once: the project's containers,
+    # its images, its networks and volumes (made now if missing: every level
+    # needs them, whatever the plan says about containers).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        listing = pool.submit(project_containers, client, project.name)
+        images = pool.submit(resolve_images, client, project, in_up)
+        made = pool.submit(_ensure_resources, client, project, nets, vols, say)
+    existing, image_ids = listing.result(), images.result()
+    made.result()
     result = planner.plan(project, existing, services=opts.services or None,
                           force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
-                          scale=opts.scale, known_services=opts.known_services)
+                          scale=opts.scale, known_services=opts.known_services,
+                          image_ids=image_ids)
     wanted = [name for level in result.levels for name in level]
+    for orphan in result.orphans:
+        if opts.remove_orphans:
+            _remove(client, orphan.id, orphan.name, say)
+        else:
+            say(f"Found orphan containers ([{orphan.name}]) for this project", "Warning")
+    _run_graph(client, project, result, say, opts, image_ids)
+    if opts.wait:
+        wait_services(client, project, wanted, opts.wait_timeout)
+    return result
+
+
+def _resources(project: Project, services: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The project networks and named volumes ``services`` use."""
     nets: set[str] = set()
     vols: set[str] = set()
-    for name in wanted:
+    for name in services:
         svc = project.services[name]
         key, _ = service_network(project, svc)
         if key is not None:
             nets.add(key)
         vols.update(v.source for v in svc.volumes
                     if v.type == "volume" and v.source and v.source in project.volumes)
+    return nets, vols
+
+
+def _ensure_resources(client: Client, project: Project, nets: set[str], vols: set[str],
+                      say: Say) -> None:
     ensure_networks(client, project, nets, say)
     ensure_volumes(client, project, vols, say)
-    for orphan in result.orphans:
-        if opts.remove_orphans:
-            _remove(client, orphan.id, orphan.name, say)
-        else:
-            say(f"Found orphan containers ([{orphan.name}]) for this project", "Warning")
-    for level in result.levels:
-        _run_level(client, project, result, level, say, opts)
-    if opts.wait:
-        wait_services(client, project, wanted, opts.wait_timeout)
-    return result
 
 
-def _run_level(client: Client, project: Project, result: planner.Plan, level: list[str],
-               say: Say, opts: UpOptions) -> None:
-    """The services of one dependency level at once (docker compose's convergence runs
-    them concurrently): one service awaiting a slow dependency holds back no other.
-    Every service is let finish; the first error (in level order) is raised."""
+def image_ref(project: Project, name: str) -> str | None:
+    """The image a service's containers run: ``image:``, else the name ``build`` tags."""
+    svc = project.services[name]
+    return svc.image or (f"{project.name}-{name}" if svc.build else None)
+
+
+def resolve_images(client: Client, project: Project, names: Iterable[str]) -> dict[str, str]:
+    """``{service: image ID}`` for the services whose image the engine has (one not
+    pulled yet is left out: its containers cannot exist, nothing to compare)."""
+    refs = {name: ref for name in names if (ref := image_ref(project, name)) is not None}
+
+    def one(name: str) -> str | None:
+        try:
+            return str(client.image_inspect(refs[name])["Id"])
+        except APIError as e:
+            if e.status != 404:
+                raise EngineCommandError(f"image {refs[name]} of service {name}: "
+                                         f"{e.message}") from None
+            return None
+
+    if len(refs) <= 1:
+        found = {name: one(name) for name in refs}
+    else:  # one round trip each, at once
+        with ThreadPoolExecutor(max_workers=min(len(refs), 8)) as pool:
+            found = dict(zip(refs, pool.map(one, refs), strict=True))
+    return {name: image_id for name, image_id in found.items() if image_id is not None}
+
+
+def with_image_label(body: dict[str, Any], image_id: str | None) -> dict[str, Any]:
+    """``body`` (a create request) carrying ``com.docker.compose.image``."""
+    if image_id:
+        body["Labels"] = {**(body.get("Labels") or {}), L.IMAGE: image_id}
+    return body
+
+
+def _run_graph(client: Client, project: Project, result: planner.Plan, say: Say,
+               opts: UpOptions, image_ids: Mapping[str, str]) -> None:
+    """Each service as soon as its own dependencies are done, concurrently (docker
+    compose's graph walk): a service never waits for a slow one it does not depend
+    on, in its level or an earlier one. After a failure no service begins; those
+    under way are let finish, and the first error (in level order) is raised."""
+    order = [name for level in result.levels for name in level]
+    done = {name: threading.Event() for name in order}
+    errors: dict[str, BaseException] = {}
+    failed = threading.Event()
 
     def one(name: str) -> None:
-        if not opts.no_start:
-            _wait_dependencies(client, project, name)
-        for action in result.for_service(name):
-            _execute(client, project, action, say, start=not opts.no_start)
+        try:
+            for dep in project.services[name].depends_on:
+                if dep in done:
+                    done[dep].wait()
+            if failed.is_set():
+                return
+            if not opts.no_start:
+                _wait_dependencies(client, project, name)
+            for action in result.for_service(name):
+                _execute(client, project, action, say, start=not opts.no_start,
+                         image_id=image_ids.get(name))
+        except BaseException as e:  # re-raised below, in level order
+            errors[name] = e
+            failed.set()
+        finally:
+            done[name].set()
 
-    if len(level) <= 1:
-        for name in level:
+    if len(order) <= 1:
+        for name in order:
             one(name)
-        return
-    with ThreadPoolExecutor(max_workers=min(len(level), 8)) as pool:
-        futures = [pool.submit(one, name) for name in level]
-    for f in futures:
-        f.result()
+    else:
+        # A thread per service, at most 8 past their dependencies at once; daemon
+        # threads, and waited for here through events, so Ctrl-C ends `up` at once
+        # even while services wait on slow health checks.
+        slots = threading.BoundedSemaphore(8)
+
+        def run(name: str) -> None:
+            for dep in project.services[name].depends_on:
+                if dep in done:
+                    done[dep].wait()
+            with slots:
+                one(name)
+
+        for name in order:
+            threading.Thread(target=run, args=(name,), name=f"up-{name}", daemon=True).start()
+        for name in order:
+            done[name].wait()
+    for name in order:
+        if name in errors:
+            raise errors[name]
 
 
 def _wait_dependencies(client: Client, project: Project, name: str) -> None:
@@ -145,7 +242,7 @@ def wait_services(client: Client, project: Project, services: Iterable[str],
 
 
 def _execute(client: Client, project: Project, a: planner.Action, say: Say, *,
-             start: bool = True) -> None:
+             start: bool = True, image_id: str | None = None) -> None:
     svc = project.services[a.service]
     try:
         if a.kind == "noop":
@@ -158,7 +255,8 @@ def _execute(client: Client, project: Project, a: planner.Action, say: Say, *,
             assert a.container is not None
             _remove(client, a.container, a.name, say)
         elif a.kind == "create":
-            cid = client.create(container_body(project, svc, a.number), name=a.name)["Id"]
+            body = with_image_label(container_body(project, svc, a.number), image_id)
+            cid = client.create(body, name=a.name)["Id"]
             say(f"Container {a.name}", "Created")
             if start:
                 client.start(cid)
@@ -169,7 +267,8 @@ def _execute(client: Client, project: Project, a: planner.Action, say: Say, *,
             client.stop(old, timeout=_stop_timeout(svc.stop_grace_period))
             # out of the way under a temporary name, as docker compose does
             client.rename(old, f"{old[:12]}_{a.name}")
-            cid = client.create(container_body(project, svc, a.number), name=a.name)["Id"]
+            body = with_image_label(container_body(project, svc, a.number), image_id)
+            cid = client.create(body, name=a.name)["Id"]
             client.remove(old, force=True)
             say(f"Container {a.name}", "Recreated")
             if start:

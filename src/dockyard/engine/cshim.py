@@ -15,14 +15,14 @@ and conmon split the same way.
   it once (a lock file). No gcc or no static libc: "" and the reason, and
   the supervisor stays Python.
 - ``handoff_argv``: the argv the shim reads (``key=value``; bytes in hex).
-- ``python -m dockyard.engine.cshim exec RUNTIME_ROOT ID RUN_DIR``: what the
-  shim runs for an ``exec`` request (rare: correctness over speed). It reads
-  the daemon's exec request on fd 3, runs the runtime's exec path (the
-  process is its child, reparented to the shim, the subreaper, when it
-  exits) and answers on fd 3 with JSON ``{"ok", "pid", "tty"}`` or
-  ``{"ok": false, "message"}`` and, by SCM_RIGHTS, the process's stdio:
-  ``[master]`` for a tty, else ``[stdout, stderr]`` plus its stdin's write
-  end when stdin is open.
+- ``cshim_exec.py``: what the shim runs for an ``exec`` request, health
+  probes included (``python -IS .../cshim_exec.py exec RUNTIME_ROOT ID
+  RUN_DIR``, named on the shim's argv as ``helper=`` and ``pyflags=``; a
+  fresh interpreter per exec, so it imports as little as it can: see its
+  docstring). It reads the daemon's exec request on fd 3, runs the
+  runtime's exec path (the process is its child, reparented to the shim,
+  the subreaper, when it exits) and answers on fd 3. ``python -m
+  dockyard.engine.cshim exec ...`` does the same for shims built before.
 
 The daemon picks the supervisor with ``dockyard daemon --supervisor
 c|python`` (default c): it sets ``DOCKYARD_SUPERVISOR`` and
@@ -36,10 +36,12 @@ The package directory is ``shim/`` but holds no Python: ``engine/shim.py``
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SOURCE = os.path.join(os.path.dirname(__file__), "shim", "dockyard-shim.c")
 MODE_ENV = "DOCKYARD_SUPERVISOR"
@@ -49,6 +51,16 @@ MODES = ("c", "python")
 # argv string may be 128 KiB). Past this the handoff waits for a quieter moment.
 MAX_CARRY = 32 * 1024
 LOG_DRIVERS = ("json-file", "none")
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cshim_exec.py")
+
+
+def helper_flags() -> str:
+    """The exec helper's interpreter flags: ``-IS`` (cshim_exec.py says why), plus
+    ``-B`` when this process writes no bytecode (``-I`` would ignore
+    PYTHONDONTWRITEBYTECODE)."""
+    from .cshim_exec import PYTHON_FLAGS
+
+    return PYTHON_FLAGS + ("B" if sys.dont_write_bytecode else "")
 
 
 def _is_static(path: str) -> bool:
@@ -63,6 +75,7 @@ def _is_static(path: str) -> bool:
 def binary(cache_dir: str) -> tuple[str, str]:
     """(path of the built shim, "") or ("", why it cannot be had)."""
     import fcntl
+    import hashlib
     import shutil
     import subprocess
 
@@ -130,6 +143,7 @@ def handoff_argv(path: str, *, spec: dict[str, Any], ctl: int, listener: int, in
         "part1": partial_out.hex(), "part2": partial_err.hex(),
         "rundir": str(spec["run_dir"]), "python": sys.executable,
         "runtime": str(spec["runtime_root"]), "id": str(spec["id"]),
+        "helper": HELPER, "pyflags": helper_flags(),
     }
     if master is not None:
         args["master"] = master
@@ -151,85 +165,13 @@ def handoff_env() -> dict[str, str]:
     return env
 
 
-# --- the exec helper (a fresh interpreter the shim forks per exec) ------------
-
-
-def _exec_helper(runtime_root: str, cid: str, run_dir: str) -> None:
-    import fcntl
-    import json
-    import socket
-    import struct
-    import termios
-
-    sock = socket.socket(fileno=3)
-    chunks = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    fds: list[int] = []
-    try:
-        import msgspec
-
-        from dockyard.oci.runtime import Process
-        from dockyard.runtime.api import Runtime
-        from dockyard.runtime.console import receive_master
-
-        msg = json.loads(b"".join(chunks))
-        ch, tty = int(msg["ch"]), bool(msg.get("tty"))
-        proc = msgspec.json.decode(json.dumps(msg["process"]).encode(), type=Process)
-        rt = Runtime(runtime_root)
-        if tty:
-            path = os.path.join(run_dir, f"exec-{ch}.sock")
-            if os.path.exists(path):
-                os.unlink(path)
-            lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            lst.bind(path)
-            lst.listen(1)
-            try:
-                pid = rt.exec(cid, proc, console_socket=path)
-                lst.settimeout(10)
-                conn, _ = lst.accept()
-                with conn:
-                    master = receive_master(conn)
-            finally:
-                lst.close()
-                os.unlink(path)
-            h, w = int(msg.get("h", 0)), int(msg.get("w", 0))
-            if h or w:
-                try:
-                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
-                except OSError:
-                    pass
-            fds = [master]
-        else:
-            child: list[int] = []
-            if msg.get("stdin"):
-                r, wr = os.pipe()
-                child.append(r)
-            else:
-                child.append(os.open(os.devnull, os.O_RDONLY))
-            outs = []
-            for _ in (1, 2):
-                pr, pw = os.pipe()
-                outs.append(pr)
-                child.append(pw)
-            pid = rt.exec(cid, proc, stdio=(child[0], child[1], child[2]))
-            fds = outs + ([wr] if msg.get("stdin") else [])
-        reply: dict[str, object] = {"ok": True, "pid": pid, "tty": tty}
-    except Exception as e:
-        reply = {"ok": False, "message": str(e) or type(e).__name__}
-    data = json.dumps(reply).encode()
-    if fds:
-        socket.send_fds(sock, [data], fds)
-    else:
-        sock.sendall(data)
-    sock.close()
+# --- the exec helper: cshim_exec.py; this form is what shims built before it run ---
 
 
 if __name__ == "__main__":  # pragma: no cover - run by the shim
     if len(sys.argv) == 5 and sys.argv[1] == "exec":
-        _exec_helper(sys.argv[2], sys.argv[3], sys.argv[4])
+        from dockyard.engine.cshim_exec import serve
+
+        serve(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit("usage: python -m dockyard.engine.cshim exec RUNTIME_ROOT ID RUN_DIR")

@@ -9,7 +9,7 @@
  *   ctl=FD listen=FD init=PID out1=FD out2=FD master=FD stdin=FD
  *   closestdin=0|1 pending=HEX parser=HEX log=FD logpath=PATH logsize=N
  *   maxsize=N maxfile=N part1=HEX part2=HEX rundir=DIR python=PATH
- *   runtime=DIR id=ID
+ *   runtime=DIR id=ID helper=PATH pyflags=FLAGS
  *
  * From then on this program does what the Python loop did:
  *  - copies the init's output to the json-file log (byte for byte what
@@ -18,9 +18,10 @@
  *  - accepts a new daemon on supervisor.sock (the newest wins) and greets
  *    it with "hello";
  *  - takes stdin, close-stdin, resize and exec requests; an exec runs
- *    `python -m dockyard.engine.cshim` (the runtime's exec path, in a
- *    short-lived child) which hands back the pid and the process's stdio
- *    fds over a socketpair;
+ *    `python FLAGS HELPER` (engine/cshim_exec.py, the runtime's exec path
+ *    in a short-lived child; without helper=, `python -m
+ *    dockyard.engine.cshim`) which hands back the pid and the process's
+ *    stdio fds over a socketpair;
  *  - reaps the init, drains its output, writes exit.json atomically and
  *    tells the daemon, then exits.
  *
@@ -562,6 +563,7 @@ static int ctl = -1, listener = -1, sigfd = -1;
 static buf_t parser;
 static jlog_t jlog = {.fd = -1};
 static const char *run_dir = ".", *python = "python3", *runtime_root = "", *cid = "";
+static const char *helper = "", *pyflags = "";
 
 static chan_t *chan_get(uint32_t ch) {
     for (int i = 0; i < MAX_CHANS; i++)
@@ -740,9 +742,13 @@ static void do_exec(uint32_t ch, const char *req, size_t reqlen) {
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         dup2(sv[1], 3); /* dup2 clears close-on-exec on 3 */
-        char *argv[] = {(char *)python, "-m", "dockyard.engine.cshim", "exec",
+        /* A health probe is an exec: the helper script with its lean flags
+         * (no runpy, no site) when the supervisor named one. */
+        char *lean[] = {(char *)python, (char *)pyflags, (char *)helper, "exec",
                         (char *)runtime_root, (char *)cid, (char *)run_dir, NULL};
-        execv(python, argv);
+        char *mod[] = {(char *)python, "-m", "dockyard.engine.cshim", "exec",
+                       (char *)runtime_root, (char *)cid, (char *)run_dir, NULL};
+        execv(python, helper[0] && pyflags[0] ? lean : mod);
         _exit(127);
     }
     close(sv[1]);
@@ -1151,6 +1157,8 @@ int main(int argc, char **argv) {
     python = arg(argc, argv, "python", "/usr/bin/python3");
     runtime_root = arg(argc, argv, "runtime", "");
     cid = arg(argc, argv, "id", "");
+    helper = arg(argc, argv, "helper", "");
+    pyflags = arg(argc, argv, "pyflags", "");
 
     sigset_t chld;
     sigemptyset(&chld);
