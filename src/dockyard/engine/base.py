@@ -138,6 +138,7 @@ class EngineBase:
                 continue
             self.containers[rec.Id] = Entry(rec)
             self.names[rec.Name.lstrip("/")] = rec.Id
+        await asyncio.to_thread(self._reconcile)
         for e in list(self.containers.values()):
             if e.record.State.Running:
                 await self._restore(e)
@@ -146,6 +147,81 @@ class EngineBase:
         for e in list(self.containers.values()):
             if not e.record.State.Running:
                 await self._start_on_boot(e)
+
+    def _reconcile(self) -> None:
+        """Bring what a ``kill -9`` between two steps of a create, start or
+        remove left in line with the records, which are the truth.
+
+        - runtime state of a container whose record does not say running (or
+          that has no record): a start cut short after the supervisor made,
+          maybe started, the container but before the record said so. The
+          start was never answered, so it did not happen: killed and deleted,
+          and what the start set up around it undone (``_undo_start``);
+        - a stopped container's rootfs still mounted (cut short earlier): unmounted;
+        - run dirs and active snapshots (``dockyard/container`` label, keyed by
+          the id) that no record owns: a create or remove cut short. Removed.
+        """
+        import shutil
+
+        from dockyard.snapshot import Kind, unmount_all
+        from dockyard.snapshot import errors as snap_errors
+        from dockyard.snapshot.mount import is_mountpoint
+
+        try:
+            states = self.runtime.list()
+        except Exception:  # an unreadable state: the runtime's to judge, not a reason not to start
+            states = []
+        for st in states:
+            e = self.containers.get(st.id)
+            if e is not None and e.record.State.Running:
+                continue
+            try:
+                self.runtime.delete(st.id, force=True)
+            except Exception:
+                pass
+        for e in self.containers.values():
+            if not e.record.State.Running:
+                self._undo_start(e.record)
+        shorts = {cid[:12] for cid in self.containers}
+        run_c = os.path.join(self.opts.run_root, "c")
+        for short in os.listdir(run_c):
+            if short in shorts:
+                continue
+            rootfs = os.path.join(run_c, short, "rootfs")
+            if os.path.isdir(rootfs) and is_mountpoint(rootfs):
+                unmount_all(rootfs)
+            shutil.rmtree(os.path.join(run_c, short), ignore_errors=True)
+        sn = self.images.snapshotter
+        for info in sn.walk(kind=Kind.ACTIVE):
+            owner = info.labels.get("dockyard/container")
+            if owner and info.name == owner and owner not in self.containers:
+                try:
+                    sn.remove(info.name)
+                except snap_errors.SnapshotError:
+                    pass
+
+    def _undo_start(self, rec: Container) -> None:
+        """What a start set up around the container: network, volumes, rootfs."""
+        from dockyard.snapshot import unmount_all
+        from dockyard.snapshot.mount import is_mountpoint
+
+        try:
+            self._net_teardown(rec)
+        except Exception:  # best effort: each step undoes what it finds
+            pass
+        try:
+            self._volumes_down(rec)
+        except Exception:
+            pass
+        rootfs = os.path.join(self.run_dir(rec.Id), "rootfs")
+        if os.path.isdir(rootfs) and is_mountpoint(rootfs):
+            unmount_all(rootfs)
+
+    def _volumes_down(self, rec: Container) -> None:
+        if rec.MountPoints and self.volumes is not None:
+            from dockyard.volume.container import teardown
+
+            teardown(self.volumes, rec.Id)
 
     def _discard_half_made(self, cid: str) -> None:
         import shutil

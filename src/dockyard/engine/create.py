@@ -4,8 +4,14 @@ Order matters for crash safety: the container's directory is made first,
 then the snapshot (keyed by the container id), and the record is written
 last, atomically. A crash before the record leaves a directory without
 ``config.v2.json``, which the next ``Engine.load`` removes along with the
-snapshot of the same key; so after any crash a container is either fully
-present or absent.
+snapshot of the same key (and ``EngineBase._reconcile`` any snapshot or run
+dir no record owns); so after any crash a container is either fully
+present or absent. Removal is the mirror image: the record goes first.
+
+Names: the index (``names``) is rebuilt from the records at load, so a
+reservation never outlives a crash. A name is checked, then reserved, with
+no ``await`` in between: of concurrent creates of one name, one wins and
+the others get Docker's 409.
 """
 
 from __future__ import annotations
@@ -135,7 +141,12 @@ class CreateMixin(EngineBase):
         merged = _merge_image(config, ic, entrypoint, cmd)
         mounts = self._mount_points(host, ic, config.Volumes)
         cid = self._new_id()
-        if not name:
+        if name:
+            # Checked again: the awaits above let another create of the same
+            # name run; the check and the reservation below have no await
+            # between them, so exactly one of two racing creates gets it.
+            self._check_name_free(name)
+        else:
             name = self._random_name()
         self.names[name] = cid  # reserved before the first await below
         rec = Container(Id=cid, Created=now(), Path=argv[0], Args=argv[1:], Image=image.id,

@@ -81,6 +81,7 @@ class LifecycleMixin(EngineBase):
             from dockyard.runtime import seccomp as sc
 
             seccomp = getattr(sc, "default_profile", None)
+        profile_key = ""
 
         def prepare() -> str:
             from dockyard.snapshot import mount_all, unmount_all
@@ -111,6 +112,17 @@ class LifecycleMixin(EngineBase):
                     spec["mounts"] += [msgspec.to_builtins(m) for m in extra]
                 with open(os.path.join(run_dir, "config.json"), "w") as f:
                     json.dump(spec, f)
+                # Only profiles the daemon made (Docker's default for these
+                # capabilities): a profile a user passes is compiled in its
+                # own container's helper, where a bad one harms nothing else.
+                own = not any(s.startswith(("seccomp=", "seccomp:"))
+                              for s in rec.HostConfig.SecurityOpt or [])
+                if own and spec.get("linux", {}).get("seccomp"):
+                    import hashlib
+
+                    nonlocal profile_key
+                    profile_key = hashlib.sha256(
+                        json.dumps(spec["linux"]["seccomp"]).encode()).hexdigest()
                 return cannot_invoke(rootfs, rec.Path, spec["mounts"])
             except BaseException:
                 self._teardown_volumes(rec)
@@ -140,6 +152,8 @@ class LifecycleMixin(EngineBase):
                 "open_stdin": rec.Config.OpenStdin, "h": h, "w": w}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            if profile_key and not self.zygote.is_warm(profile_key):  # compiled once, there
+                await asyncio.to_thread(self.zygote.warm, run_dir, profile_key)
             await asyncio.to_thread(self.zygote.spawn, spec, theirs.fileno())
         except OSError as ex:
             ours.close()

@@ -12,7 +12,10 @@ State on disk::
 The record is the truth; the run dir is what a running container needs and
 vanishes on reboot. At open, each record whose State says running is
 checked against its supervisor: connected again if it lives (live restore),
-or given the exit status the supervisor left in exit.json.
+or given the exit status the supervisor left in exit.json. Before that,
+``EngineBase._reconcile`` makes the rest agree with the records after a
+``kill -9`` mid-verb (half-made or half-removed containers' snapshots and
+run dirs, a start cut short before its record said running).
 
 Verbs live one module per concern, mixed in here over ``base.EngineBase``
 (the shared state): ``create.py`` (create, rename, rm, prune),
