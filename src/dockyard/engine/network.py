@@ -15,6 +15,7 @@ disconnected (which unpublishes its ports).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -41,6 +42,29 @@ def port_specs(bindings: dict[str, list[dict[str, str]] | None] | None) -> list[
             ip, hport = (b or {}).get("HostIp", ""), (b or {}).get("HostPort", "")
             out.append(f"{ip}:{hport}:{port}" if ip else (f"{hport}:{port}" if hport else port))
     return out
+
+
+def _with_short_id(rec: Any, aliases: list[str] | None, predefined: bool) -> list[str] | None:
+    """On a user-defined network dockerd adds the container's short id to its
+    aliases at every join (a DNS name; docker-compose 1.29 looks for it)."""
+    if predefined or rec.Id[:12] in (aliases or []):
+        return aliases
+    return [*(aliases or []), rec.Id[:12]]
+
+
+@functools.cache
+def _host_has_ipv6() -> bool:
+    from dockyard.network.portmap import host_has_ipv6
+
+    return host_has_ipv6()
+
+
+def _host_ips(host_ip: str) -> list[str]:
+    """A port published on every address is held on both wildcards where the
+    host has IPv6; dockerd lists it twice then (``0.0.0.0`` and ``::``)."""
+    if host_ip:
+        return [host_ip]
+    return ["0.0.0.0", "::"] if _host_has_ipv6() else ["0.0.0.0"]
 
 
 class NetworkMixin(EngineBase):
@@ -91,7 +115,8 @@ class NetworkMixin(EngineBase):
             # Legacy --link: on the default bridge an /etc/hosts line; on a
             # user-defined network a name our DNS answers for this sandbox only.
             svc.connect(name, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
-                        hostname=hostname, aliases=rec.NetworkAliases,
+                        hostname=hostname,
+                        aliases=_with_short_id(rec, rec.NetworkAliases, predefined),
                         links=None if predefined else [f"{t}:{a}" for t, a, _ in links])
             mappings = [m for s in port_specs(rec.HostConfig.PortBindings)
                         for m in parse_publish(s)]
@@ -110,7 +135,8 @@ class NetworkMixin(EngineBase):
                                       else None)
             for extra, aliases in (rec.ExtraNetworks or {}).items():
                 svc.connect(extra, rec.Id, f"/proc/{pid}/ns/net", name=rec.Name.lstrip("/"),
-                            hostname=hostname, aliases=aliases)
+                            hostname=hostname,
+                            aliases=_with_short_id(rec, aliases, svc.get(extra).predefined))
             if rec.ExtraNetworks:
                 files = self._sandbox_files(rec)
         except NetworkError as ex:
@@ -183,6 +209,8 @@ class NetworkMixin(EngineBase):
             primary = network_name(mode, self.opts.default_network)
             if (net.Name == primary and not rec.NetworkDetached) or \
                     net.Name in (rec.ExtraNetworks or {}):
+                if not rec.State.Running:
+                    return  # dockerd keeps the first config of a stopped container's network
                 raise Conflict(f"endpoint with name {rec.Name.lstrip('/')} already exists in "
                                f"network {net.Name}")
             if rec.State.Running:
@@ -190,7 +218,8 @@ class NetworkMixin(EngineBase):
                     await asyncio.to_thread(
                         self.networks.connect, net.Name, rec.Id, f"/proc/{rec.State.Pid}/ns/net",
                         name=rec.Name.lstrip("/"),
-                        hostname=rec.Config.Hostname or rec.Id[:12], aliases=aliases)
+                        hostname=rec.Config.Hostname or rec.Id[:12],
+                        aliases=_with_short_id(rec, aliases, net.predefined))
                     files = await asyncio.to_thread(self._sandbox_files, rec)
                 except NetworkError as ex:
                     raise EngineError(f"failed to connect to network {net.Name}: {ex}") from None
@@ -275,14 +304,50 @@ class NetworkMixin(EngineBase):
                                   "Gateway": gw, "MacAddress": ep.MacAddress,
                                   "Aliases": ep.Aliases or None}
                 for m in ep.Ports:
-                    ports.setdefault(f"{m.container_port}/{m.proto}", []).append(
-                        {"HostIp": m.host_ip or "0.0.0.0", "HostPort": str(m.host_port)})
+                    for ip in _host_ips(m.host_ip):
+                        ports.setdefault(f"{m.container_port}/{m.proto}", []).append(
+                            {"HostIp": ip, "HostPort": str(m.host_port)})
+        for name, aliases in self._configured_networks(rec).items():
+            if name not in nets:  # not joined (created, stopped): Docker lists it, empty
+                nets[name] = self._unjoined_endpoint(rec, name, aliases)
         for port in rec.Config.ExposedPorts or {}:
             ports.setdefault(port, None)
         first: dict[str, Any] = next(iter(nets.values()), {})
         return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
                 "Ports": ports, "Networks": nets, "IPAddress": first.get("IPAddress", ""),
                 "Gateway": first.get("Gateway", ""), "MacAddress": first.get("MacAddress", "")}
+
+    def _configured_networks(self, rec: Any) -> dict[str, list[str]]:
+        """The networks the record says the container joins at start, with
+        their aliases: the main one, then those ``network connect`` added."""
+        out: dict[str, list[str]] = {}
+        name = network_name(rec.HostConfig.NetworkMode, self.opts.default_network)
+        if name is not None and not rec.NetworkDetached:
+            out[name] = list(rec.NetworkAliases or [])
+        for extra, aliases in (rec.ExtraNetworks or {}).items():
+            out.setdefault(extra, list(aliases or []))
+        return out
+
+    def _unjoined_endpoint(self, rec: Any, name: str, aliases: list[str]) -> dict[str, Any]:
+        """A configured network without a live endpoint, as dockerd shows it:
+        the aliases kept, no address; after a first start it also carries the
+        NetworkID and, on a user-defined network, the short-id alias (docker-compose
+        1.29 decides from that alias whether to reconnect a stopped container)."""
+        from dockyard.network import NetworkError
+
+        started = not rec.State.StartedAt.startswith("0001-")
+        net_id = ""
+        if started and self.networks is not None:
+            try:
+                net = self.networks.get(name)
+            except NetworkError:
+                net = None  # removed since: listed by name only, as dockerd does
+            if net is not None:
+                net_id = net.Id
+                if not net.predefined and rec.Id[:12] not in aliases:
+                    aliases = [*aliases, rec.Id[:12]]
+        return {"NetworkID": net_id, "EndpointID": "", "IPAddress": "", "IPPrefixLen": 0,
+                "Gateway": "", "MacAddress": "", "Aliases": aliases or None}
 
     def ports_summary(self, rec: Any) -> list[dict[str, Any]]:
         """``Ports`` of the list: Docker's ``{IP, PrivatePort, PublicPort, Type}``."""
@@ -291,6 +356,7 @@ class NetworkMixin(EngineBase):
             return out
         for ep in self.networks.endpoints_of(rec.Id):
             for m in ep.Ports:
-                out.append({"IP": m.host_ip or "0.0.0.0", "PrivatePort": m.container_port,
-                            "PublicPort": m.host_port, "Type": m.proto})
+                for ip in _host_ips(m.host_ip):
+                    out.append({"IP": ip, "PrivatePort": m.container_port,
+                                "PublicPort": m.host_port, "Type": m.proto})
         return out

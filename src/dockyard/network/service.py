@@ -111,6 +111,7 @@ class NetworkService:
         self._ports = PortReservations()
         self._dns = DNSServer(self._resolve, port=dns_port) if dns else None
         self._dns_index: dict[str, str] = {}  # listen address → network id
+        self._fw_applied: firewall.RuleSet | None = None  # what our last apply put in place
         self.dns_failures: dict[str, str] = {}  # listen address → why it is not served
 
     # -- lookup ---------------------------------------------------------
@@ -433,11 +434,19 @@ class NetworkService:
                                                           a.split("/")[0], m.container_port))
         return rs
 
-    def _apply_firewall(self, nets: dict[str, Network]) -> None:
+    def _apply_firewall(self, nets: dict[str, Network], *, force: bool = False) -> None:
         rs = self._rules(nets)
         if self._dns is not None:
             rs.dns = sorted(self._dns_targets(nets))
+        # Most joins and leaves change no rule (the default bridge's rules name
+        # no endpoint unless it publishes ports); an ``nft -f`` is ~30 ms of
+        # each. Skipped only when this service applied the same set last and no
+        # other process has written the records since (it may have applied its own).
+        if not force and rs == self._fw_applied and self._store.unchanged():
+            return
+        self._fw_applied = None
         self.firewall.apply(rs)
+        self._fw_applied = rs
 
     # -- DNS ----------------------------------------------------------------
     def dns_address(self, ref: str) -> str:
@@ -591,7 +600,7 @@ class NetworkService:
                 for ep in n.endpoints.values():
                     for m in ep.Ports:
                         self._ports.reserve(m)
-            self._apply_firewall(nets)
+            self._apply_firewall(nets, force=True)  # the kernel's rules may be gone (reboot)
             self._store.save(nets)
             self._nets = nets
             self._sync_dns()
@@ -623,5 +632,6 @@ class NetworkService:
                 get_driver(n.Driver).delete(self.ctx, n)
             self._store.save({})
             self._nets = {}
+        self._fw_applied = None
         self.firewall.remove()
         self.close()

@@ -28,6 +28,7 @@ class Store:
         cleanup_temps(self.dir)
         self.path = os.path.join(self.dir, "networks.json")
         self._lock_path = os.path.join(self.dir, ".lock")
+        self._written: tuple[int, int, int] | None = None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -50,3 +51,16 @@ class Store:
     def save(self, nets: dict[str, Network]) -> None:
         write_bytes(self.path, msgspec.json.encode(sorted(nets.values(), key=lambda n: n.Created)),
                     0o600)
+        self._written = self._stamp()
+
+    def unchanged(self) -> bool:
+        """Whether the document on disk is still the one this Store last saved
+        (each save renames a new file in: another writer changes the stamp)."""
+        return self._written is not None and self._stamp() == self._written
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size

@@ -88,27 +88,31 @@ class BridgeDriver:
         host = ctx.link_name("v", key)
         peer = ctx.link_name("p", key)
         ep.host_ifname = host
-        links.create_veth(host, peer, net.bridge, mtu(net))
+        fd = links.open_netns(ep.netns_path)
         try:
-            fd = links.open_netns(ep.netns_path)
+            links.create_veth(host, peer, net.bridge, mtu(net), peer_ns_fd=fd)
             try:
                 addrs = [a for a in (ep.IPv4Address, ep.IPv6Address) if a]
                 gws = [str(gateway_of(c)) for c in net.subnets()] if not net.Internal else []
                 links.configure_sandbox_link(ep.netns_path, peer, ep.ifname, addrs, gws,
-                                             mtu(net), ep.MacAddress, default_route, fd)
-            finally:
-                os.close(fd)
-        except BaseException:
-            links.delete_link(host)  # takes the peer with it, wherever it is
-            raise
+                                             mtu(net), ep.MacAddress, default_route, fd,
+                                             in_sandbox=True)
+            except BaseException:
+                links.delete_link(host)  # takes the peer with it, wherever it is
+                raise
+        finally:
+            os.close(fd)
 
     def leave(self, ctx: Context, net: Network, ep: Endpoint) -> None:
         if ep.host_ifname:
             links.delete_link(ep.host_ifname)
 
     def rules(self, net: Network) -> BridgeRules | None:
+        icc = _bool(net, OPT_ICC)
+        # The ports matter only to the ICC-off rule; left out otherwise, so a
+        # join or leave changes no rule and the service need not reload them.
         return BridgeRules(bridge=net.bridge, subnets=[c.Subnet for c in net.subnets()],
-                           internal=net.Internal, icc=_bool(net, OPT_ICC),
-                           masquerade=_bool(net, OPT_MASQ),
-                           ports=sorted(e.host_ifname for e in net.endpoints.values()
-                                        if e.host_ifname))
+                           internal=net.Internal, icc=icc, masquerade=_bool(net, OPT_MASQ),
+                           ports=[] if icc else sorted(e.host_ifname
+                                                       for e in net.endpoints.values()
+                                                       if e.host_ifname))
