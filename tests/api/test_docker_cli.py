@@ -307,3 +307,14 @@ def test_start_attach_with_custom_detach_keys_under_tmux(shared_daemon: Daemon,
     finally:
         subprocess.run(["tmux", "kill-session", "-t", unique], capture_output=True)
         d.docker("rm", "-f", unique)
+
+
+def test_rm_force_of_a_container_whose_program_just_exited(shared_daemon: Daemon,
+                                                           unique: str) -> None:
+    """The runtime may already see the init gone while the supervisor's exit
+    report is still on its way: ``rm -f`` must not fail with "not running"."""
+    d = shared_daemon
+    for i in range(12):
+        d.docker("run", "-d", "--name", f"{unique}-{i}", "busybox", "true", check=True)
+        d.docker("rm", "-f", f"{unique}-{i}", check=True)
+    assert unique not in d.docker("ps", "-a", check=True).stdout.decode()

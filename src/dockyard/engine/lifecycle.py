@@ -377,8 +377,12 @@ class LifecycleMixin(EngineBase):
         self.event("kill", e.record, signal=str(signum))
 
     def _signal(self, e: Entry, signum: int) -> None:
+        from dockyard.runtime.errors import InvalidState
+
         try:
             self.runtime.kill(e.record.Id, signum)
+        except InvalidState:
+            pass  # its init has just exited: the supervisor's exit report is on its way
         except Exception as ex:
             if e.record.State.Running and e.shim is not None and not e.shim.closed:
                 raise EngineError(f"cannot signal the container: {ex}") from None
