@@ -36,6 +36,7 @@ import argparse
 import glob
 import os
 import platform
+import re
 import shlex
 import signal
 import statistics
@@ -527,7 +528,7 @@ def report(r: Results, ref: str, ours: list[str]) -> str:
         "dockyard's daemon + its zygote; Docker's dockerd + containerd. Supervisor: "
         "dockyard's per-container supervisor; Docker's containerd-shim-runc-v2. A sum of RSS "
         "counts twice the pages two processes share (dockyard's zygote is a fork of its "
-        "daemon, each supervisor a fork of the zygote); PSS splits them:",
+        "daemon); PSS splits them:",
         "",
         "| what | " + " | ".join(ours + [ref]) + " |",
         "| --- |" + " ---: |" * (len(ours) + 1),
@@ -541,10 +542,11 @@ def report(r: Results, ref: str, ours: list[str]) -> str:
         lines.append(f"| {label} | " + " | ".join(cell(g(what, w), 1, "{:.1f}") for w in ours + [ref]) + " |")
     lines += [
         "",
-        "Reading the memory: a dockyard supervisor is a fork of the zygote (Python, GC frozen); "
-        "what it owns alone is the pages it has written since the fork (Private_Dirty: "
-        "reference counts of every object it touches, its own allocations, libpython's data), "
-        "so its PSS cannot go below that figure however many siblings share the rest. "
+        "Reading the memory: a dockyard supervisor is a fork of the zygote (Python) that creates "
+        "and starts its container and then, by default (`dockyard daemon --supervisor c`), "
+        "`execve`s the small static C shim (engine/cshim.py) in the same process, so a running "
+        "container's supervisor holds no Python at all; with `--supervisor python` it stays a "
+        "fork of the zygote and owns the pages it has written since the fork (~2.5 MiB). "
         "A containerd shim is a separate Go program per container (its RSS is mostly its own).",
         "",
         "Targets (issue 4):",
@@ -581,9 +583,50 @@ def report(r: Results, ref: str, ours: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_TARGET = re.compile(r"^- (.+?): \*\*(met|NOT met|not measured)\*\* \((.*)\)$")
+_RUN_AT = re.compile(r"run at (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
+_LOAD = re.compile(r"load average ([\d.]+) before, ([\d.]+) after")
+
+
+def _targets(text: str) -> dict[str, str]:
+    """label → "state (detail)" of the target lines a report wrote."""
+    return {m.group(1): f"{m.group(2)} ({m.group(3)})"
+            for m in map(_TARGET.match, text.splitlines()) if m}
+
+
+def compare(old_section: str, body: str) -> str:
+    """Each target's figure in the previous run (the section being replaced) and in this one."""
+    before, after = _targets(old_section), _targets(body)
+    when = _RUN_AT.search(old_section)
+    rows = [f"| {label} | {before[label]} | {after[label]} |" for label in after if label in before]
+    if not rows:
+        return ""
+
+    def load(text: str) -> str:
+        m = _LOAD.search(text)
+        return f"1-min load {m.group(1)}→{m.group(2)}" if m else "load unknown"
+
+    return ("\n".join([
+        f"Before and after (the previous run of this benchmark, {when.group(1) if when else 'date unknown'}, "
+        f"{load(old_section)}; this one, {load(body)}; same machine). The machine is shared: "
+        "at a higher load every Python step waits longer for a core than Go's, so ratios "
+        "taken at different loads are not strictly comparable:",
+        "",
+        "| target | before | after |",
+        "| --- | --- | --- |",
+        *rows,
+    ]) + "\n\n")
+
+
 def write_doc(body: str, command: str) -> None:
+    old = ""
+    if os.path.exists(DOC):
+        with open(DOC) as f:
+            text = f.read()
+        if BEGIN in text and END in text:
+            old = text.split(BEGIN, 1)[1].split(END, 1)[0]
     section = (f"{BEGIN}\n## Engine: dockyard daemon against Docker 20.10's dockerd\n\n"
-               f"Command: `{command}`.\n\n{body}{END}\n")
+               f"Command: `{command}`.\n\n{compare(old, body)}{body}{END}\n")
     benchdoc.write_section(BEGIN, END, section)
 
 
