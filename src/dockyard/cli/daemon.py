@@ -127,6 +127,7 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
     # Read by every supervisor (forks of the zygote): engine/cshim.py.
     os.environ["DOCKYARD_SUPERVISOR"] = supervisor
     os.environ["DOCKYARD_SHIM_CACHE"] = os.path.join(root, "shim")
+    _limit_malloc_arenas()
     # Fork before threads: nothing below this line may run before it.
     from dockyard.engine.zygote import Zygote
 
@@ -159,6 +160,21 @@ def _registry_options(conf: dict[str, Any], insecure: tuple[str, ...],
             raise click.BadParameter(f"{m!r}: a mirror must be an http:// or https:// URL",
                                      param_hint="registry-mirrors")
     return lists
+
+
+def _limit_malloc_arenas() -> None:
+    """glibc's ``MALLOC_ARENA_MAX=2``, set in-process (the variable is read
+    once, when the process starts, so exporting it here would reach only
+    children): each thread that allocates (the executor's, the API's) would
+    otherwise get an arena of its own, up to 8 per core, each keeping freed
+    memory it never hands back. Called before any thread starts."""
+    import ctypes
+
+    m_arena_max = -8  # <malloc.h>
+    try:
+        ctypes.CDLL(None).mallopt(m_arena_max, 2)  # the symbols already loaded: libc's
+    except AttributeError:
+        pass  # not glibc (musl has no arenas to limit)
 
 
 def _lock(root: str) -> int:

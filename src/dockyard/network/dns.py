@@ -33,14 +33,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import dns.asyncquery
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
-
 from .errors import NetworkError
 
 TTL = 600
@@ -197,6 +189,16 @@ class DNSServer:
 
     # -- answering ------------------------------------------------------
     async def answer(self, listen: str, client: str, wire: bytes) -> bytes | None:
+        # dnspython (~4 MiB) on the first query: a daemon with no user-defined
+        # network never answers one, and its start-up imports this module.
+        import dns.asyncquery
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdataclass
+        import dns.rdatatype
+        import dns.rrset
+
         try:
             q = dns.message.from_wire(wire)
         except Exception:

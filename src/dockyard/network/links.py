@@ -25,13 +25,16 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING
 
 from dockyard.linux import syscalls
 
 from .errors import InvalidParameter, NetworkError
+
+if TYPE_CHECKING:
+    # pyroute2 is ~9 MiB of modules: imported on the first netlink request
+    # (iproute()), not by a daemon that never touches a link (``--bridge none``).
+    from pyroute2 import IPRoute
 
 IFNAMSIZ = 15
 IFA_F_NODAD = 0x02
@@ -41,6 +44,8 @@ LOOPBACK_IFINDEX = 1  # the kernel's fixed index of ``lo`` in every network name
 
 @contextlib.contextmanager
 def iproute(netns_path: str | None = None) -> Iterator[IPRoute]:
+    from pyroute2 import IPRoute
+
     if netns_path is None:
         ipr = IPRoute()
     else:
@@ -94,6 +99,8 @@ def link_exists(name: str) -> bool:
 
 def delete_link(name: str, netns_path: str | None = None) -> None:
     """Delete a link if it exists (idempotent)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
     try:
         with iproute(netns_path) as ipr:
             idx = index_of(ipr, name)
@@ -125,6 +132,8 @@ def _iface(addr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
 
 
 def add_address(ipr: IPRoute, idx: int, cidr: str) -> None:
+    from pyroute2.netlink.exceptions import NetlinkError
+
     iface = _iface(cidr)
     kw: dict[str, object] = {}
     if iface.version == 6:
@@ -201,6 +210,8 @@ def configure_sandbox_link(netns_path: str, tmp_name: str, ifname: str, addresse
     host): the rename, MAC, MTU and "up" go in one (the kernel applies the
     flags last, after the rename), ``lo`` is LOOPBACK_IFINDEX in every
     namespace."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
     if not in_sandbox:
         with iproute() as ipr:
             idx = index_of(ipr, tmp_name)
@@ -271,6 +282,8 @@ def create_veth(host_name: str, peer_name: str, master: str, mtu: int,
 
 def create_sublink(kind: str, name: str, parent: str, mode: str, mtu: int) -> None:
     """A macvlan or ipvlan link on ``parent`` (on the host, moved later)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
     with iproute() as ipr:
         pidx = index_of(ipr, parent)
         if pidx is None:
@@ -292,6 +305,8 @@ def create_sublink(kind: str, name: str, parent: str, mode: str, mtu: int) -> No
 
 def kernel_supports(kind: str, parent: str) -> bool:
     """Probe: can a ``kind`` link be made on ``parent``? (ipvlan is often compiled out)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
     probe = ("dyprobe" + os.urandom(4).hex())[:IFNAMSIZ]
     try:
         create_sublink(kind, probe, parent, "bridge" if kind == "macvlan" else "l2", 0)
@@ -302,10 +317,12 @@ def kernel_supports(kind: str, parent: str) -> bool:
 
 
 def links_named(prefix: str) -> list[str]:
-    """Host links whose name starts with ``prefix``."""
-    with iproute() as ipr:
-        names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
-    return [n for n in names if n and n.startswith(prefix)]
+    """Host links whose name starts with ``prefix``.
+
+    if_nameindex(3) asks the kernel over netlink in this thread's network
+    namespace, as pyroute2 would, without loading it: the daemon's start-up
+    sweep runs this even when it has no network to restore."""
+    return [name for _, name in socket.if_nameindex() if name.startswith(prefix)]
 
 
 def host_routes() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
