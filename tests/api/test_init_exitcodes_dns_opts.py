@@ -36,16 +36,25 @@ def test_init_forwards_signals(shared_daemon: Daemon, unique: str) -> None:
     # sleep as the command: it dies of the SIGTERM that init forwards, so
     # stop is quick (no 10 s grace then SIGKILL) and the code is 128+15
     d.docker("run", "-d", "--name", unique, "--init", "busybox", "sleep", "100", check=True)
+    # PID 1 ignores a signal it has no handler for yet: wait until the init
+    # has forked the command (its handlers are set up before that fork).
+    deadline = time.monotonic() + 30
+    while b"sleep 100" not in d.docker("top", unique).stdout:
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.1)
     t = time.monotonic()
-    d.docker("stop", "-t", "10", unique, check=True)
-    assert time.monotonic() - t < 5
+    d.docker("stop", "-t", "60", unique, check=True)
+    assert time.monotonic() - t < 30  # forwarded: not the grace period then SIGKILL
     assert d.docker("inspect", "-f", "{{.State.ExitCode}}", unique).stdout.strip() == b"143"
     d.docker("rm", unique, check=True)
     # a handler in the command sees the forwarded signal and picks the code
     name = unique + "-trap"
     d.docker("run", "-d", "--name", name, "--init", "busybox", "sh", "-c",
-             'trap "exit 42" USR1; while :; do sleep 0.1; done', check=True)
-    time.sleep(0.3)
+             'trap "exit 42" USR1; echo ready; while :; do sleep 0.1; done', check=True)
+    deadline = time.monotonic() + 30
+    while b"ready" not in d.docker("logs", name).stdout:  # the trap is set
+        assert time.monotonic() < deadline, "the handler was never set"
+        time.sleep(0.1)
     d.docker("kill", "-s", "USR1", name, check=True)
     assert d.docker("wait", name, timeout=10).stdout.strip() == b"42"
     d.docker("rm", name, check=True)
