@@ -110,7 +110,7 @@ def test_hanging_plugin_times_out(svc: VolumeService, plugin_dirs, base: Path) -
         with pytest.raises(PluginTimeout, match=r"volume plugin slow: VolumeDriver\.\w+: no answer"
                                                 r" within 2s"):
             svc.create("vx", driver="slow")
-        assert time.monotonic() - t0 < 6  # capabilities + create at most, 2 s each
+        assert time.monotonic() - t0 < 15  # capabilities + create at most, 2 s each (+ load)
     assert svc.list() == []
 
 
