@@ -158,7 +158,7 @@ def test_df_filters_prune_in_use(pd: Daemon, unique: str) -> None:
             if m["Destination"] == "/anon")
         # the API's UsageData, and the CLI's rendering of it (LINKS, SIZE)
         ok = False
-        for _ in range(50):  # the container writes after it starts
+        for _ in range(300):  # the container writes after it starts
             with d.api() as c:
                 by = {v["Name"]: v for v in c.get("/system/df").json()["Volumes"]}
             if by[named]["UsageData"]["Size"] >= 5000:
