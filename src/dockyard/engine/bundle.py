@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from .cbuild import is_static
 from .errors import InvalidParameter
 from .model import Container
 
@@ -350,44 +351,12 @@ INIT_SCRIPT = (
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
 
-def _is_static(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-    except OSError:
-        return False
-    return head[:4] == b"\x7fELF" and b"ld-linux" not in head
-
-
 def _compiled_init(cache_dir: str) -> str:
-    """Our docker-init, built once per source version; "" without a compiler."""
-    import hashlib
-    import shutil
-    import subprocess
-    import threading
+    """Our docker-init, built once per source version; "" without a compiler
+    or a static libc (then the busybox fallback)."""
+    from .cbuild import build_static
 
-    with open(INIT_SOURCE, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    out = os.path.join(cache_dir, f"docker-init-{digest}")
-    if os.path.exists(out):
-        return out
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        return ""
-    os.makedirs(cache_dir, mode=0o755, exist_ok=True)
-    tmp = f"{out}.{os.getpid()}.{threading.get_ident()}.tmp"
-    try:
-        r = subprocess.run([gcc, "-static", "-Os", "-o", tmp, INIT_SOURCE],
-                           capture_output=True, timeout=120)
-        if r.returncode != 0 or not _is_static(tmp):
-            return ""  # no static libc (libc6-dev): the busybox fallback
-        os.replace(tmp, out)  # concurrent builds: the last rename wins, all equal
-        return out
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return build_static(INIT_SOURCE, cache_dir, "docker-init")[0]
 
 
 def init_command(cache_dir: str) -> tuple[str, list[str]]:
@@ -396,7 +365,7 @@ def init_command(cache_dir: str) -> tuple[str, list[str]]:
     if built:
         return built, [f"{INIT_DIR}/docker-init"]
     for path in BUSYBOX_CANDIDATES:
-        if _is_static(path):
+        if is_static(path):
             return path, [f"{INIT_DIR}/busybox-init", "sh", "-c", INIT_SCRIPT, "docker-init"]
     raise InvalidParameter("--init needs gcc with a static libc (gcc, libc6-dev) or the "
                            "host's static busybox (busybox-static) at /bin/busybox")

@@ -63,58 +63,18 @@ def helper_flags() -> str:
     return PYTHON_FLAGS + ("B" if sys.dont_write_bytecode else "")
 
 
-def _is_static(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 16)
-    except OSError:
-        return False
-    return head[:4] == b"\x7fELF" and b"ld-linux" not in head
-
-
 def binary(cache_dir: str) -> tuple[str, str]:
     """(path of the built shim, "") or ("", why it cannot be had)."""
-    import fcntl
-    import hashlib
-    import shutil
-    import subprocess
+    from .cbuild import build_static
 
-    try:
-        with open(SOURCE, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    except OSError as e:
-        return "", f"no shim source: {e}"
-    out = os.path.join(cache_dir, f"dockyard-shim-{digest}")
-    if os.path.exists(out):
-        return out, ""
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        return "", "no C compiler (gcc) on PATH"
-    try:
-        os.makedirs(cache_dir, mode=0o755, exist_ok=True)
-        lock = os.open(os.path.join(cache_dir, ".build.lock"),
-                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        return "", f"cannot use {cache_dir}: {e}"
-    tmp = f"{out}.{os.getpid()}.tmp"
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the first builds, the others wait and reuse
-        if os.path.exists(out):
-            return out, ""
-        r = subprocess.run([gcc, "-static", "-Os", "-o", tmp, SOURCE],
-                           capture_output=True, timeout=120)
-        if r.returncode != 0:
-            return "", f"gcc failed: {r.stderr.decode(errors='replace')[-400:]}"
-        if not _is_static(tmp):
-            return "", "gcc did not link statically (no static libc: libc6-dev)"
-        os.replace(tmp, out)
-        return out, ""
-    except (OSError, subprocess.SubprocessError) as e:
-        return "", f"cannot build the shim: {e}"
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        os.close(lock)
+    return build_static(SOURCE, cache_dir, "dockyard-shim")
+
+
+def built_path(cache_dir: str) -> str:
+    """Where ``binary`` keeps the shim of this source (it may not be built yet)."""
+    from .cbuild import cached_path
+
+    return cached_path(SOURCE, cache_dir, "dockyard-shim")
 
 
 def wanted() -> tuple[str, str]:
