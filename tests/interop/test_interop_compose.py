@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,9 +30,9 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "engine"))
 
-from daemon_helpers import DOCKER, DOCKYARD, Daemon, new_daemon
+from daemon_helpers import DOCKYARD, Daemon, new_daemon
+from dockerd_helpers import Dockerd
 
-from dockyard.busybox import make_rootfs
 from dockyard.linux.ports import free_port
 
 pytestmark = [pytest.mark.needs_root, pytest.mark.slow]
@@ -43,71 +40,6 @@ pytestmark = [pytest.mark.needs_root, pytest.mark.slow]
 APP = Path(__file__).parent / "compose_app"
 L = "com.docker.compose."
 DOCKER_COMPOSE = "/usr/bin/docker-compose"  # Debian's docker-compose 1.29 (Python)
-
-
-class Dockerd:
-    """A private dockerd; ``host`` is its socket as ``unix://…``."""
-
-    def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="dyic-", dir="/tmp")  # socket path < 107 bytes
-        self.sock = os.path.join(self.dir, "d.sock")
-        self.host = f"unix://{self.sock}"
-        self.env = dict(os.environ, DOCKER_HOST=self.host,
-                        DOCKER_CONFIG=os.path.join(self.dir, "cli"))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        exe = shutil.which("dockerd")
-        assert exe, "dockerd missing: scripts/install-deps.sh installs docker.io"
-        self.log = open(os.path.join(self.dir, "dockerd.log"), "wb")
-        self.proc = subprocess.Popen(
-            [exe, "--data-root", os.path.join(self.dir, "data"),
-             "--exec-root", os.path.join(self.dir, "exec"),
-             "--pidfile", os.path.join(self.dir, "dockerd.pid"), "-H", self.host,
-             "--iptables=false", "--ip6tables=false", "--bridge=none"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 60
-        while self.docker("version").returncode != 0:
-            assert self.proc.poll() is None, open(self.log.name, errors="replace").read()[-2000:]
-            assert time.monotonic() < deadline, "dockerd did not answer in 60 s"
-            time.sleep(0.3)
-
-    def docker(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([DOCKER, *args], env=self.env, input=input, capture_output=True,
-                              timeout=120)
-
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url="http://d", timeout=30,
-                            transport=httpx.HTTPTransport(uds=self.sock))
-
-    def stop(self) -> None:
-        if self.proc is None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            return
-        # whatever a failed test left: containers, then the bridges of its networks
-        ids = self.docker("ps", "-aq").stdout.split()
-        if ids:
-            self.docker("rm", "-f", *(i.decode() for i in ids))
-        self.docker("network", "prune", "-f")
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        pid_file = os.path.join(self.dir, "exec", "containerd", "containerd.pid")
-        try:  # its containerd, if it outlived dockerd
-            os.kill(int(open(pid_file).read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-        self.log.close()
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f]
-        for m in sorted((m for m in mounts if m.startswith(self.dir + "/")), reverse=True):
-            subprocess.run(["umount", "-l", m], check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +53,9 @@ def dockyard() -> Iterator[Daemon]:
 
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[Dockerd]:
-    d = Dockerd()
+    d = Dockerd("dyic-")
     try:
-        d.start()
-        rootfs = make_rootfs(os.path.join(d.dir, "rootfs"))
-        tar = subprocess.run(["tar", "-C", rootfs, "-c", "."], capture_output=True, check=True)
-        r = d.docker("import", "-c", 'CMD ["sh"]', "-", "busybox:latest", input=tar.stdout)
-        assert r.returncode == 0, r.stderr
+        d.start().import_busybox()
         yield d
     finally:
         d.stop()

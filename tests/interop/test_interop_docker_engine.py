@@ -11,12 +11,8 @@ use ``--network none``.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,69 +20,19 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "engine"))
 
-from daemon_helpers import DOCKER, Daemon, new_daemon
+from daemon_helpers import Daemon, new_daemon
+from dockerd_helpers import Dockerd
 
 from dockyard.busybox import make_rootfs
 
 pytestmark = pytest.mark.needs_root
 
 
-class Dockerd:
-    def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="dyio-", dir="/tmp")  # socket path < 107 bytes
-        self.sock = os.path.join(self.dir, "d.sock")
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_BUILDKIT="0",
-                        DOCKER_CONFIG=os.path.join(self.dir, "cli"))
-        exe = shutil.which("dockerd")
-        assert exe, "dockerd missing: scripts/install-deps.sh installs docker.io"
-        self.log = open(os.path.join(self.dir, "dockerd.log"), "wb")
-        self.proc = subprocess.Popen(
-            [exe, "--data-root", os.path.join(self.dir, "data"),
-             "--exec-root", os.path.join(self.dir, "exec"),
-             "--pidfile", os.path.join(self.dir, "dockerd.pid"), "-H", f"unix://{self.sock}",
-             "--iptables=false", "--ip6tables=false", "--bridge=none"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 60
-        while self.docker("version").returncode != 0:
-            assert self.proc.poll() is None, open(self.log.name, errors="replace").read()[-2000:]
-            assert time.monotonic() < deadline, "dockerd did not answer in 60 s"
-            time.sleep(0.3)
-
-    def docker(self, *args: str, input: bytes | None = None,
-               check: bool = False) -> subprocess.CompletedProcess[bytes]:
-        r = subprocess.run([DOCKER, *args], env=self.env, input=input, capture_output=True,
-                           timeout=120)
-        if check and r.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)}: {r.returncode} {r.stderr!r}")
-        return r
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        pid_file = os.path.join(self.dir, "exec", "containerd", "containerd.pid")
-        try:  # its containerd, if it outlived dockerd
-            os.kill(int(open(pid_file).read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-        self.log.close()
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f]
-        for m in sorted((m for m in mounts if m.startswith(self.dir + "/")), reverse=True):
-            subprocess.run(["umount", "-l", m], check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[Dockerd]:
-    d = Dockerd()
+    d = Dockerd("dyio-")
     try:
-        yield d
+        yield d.start()
     finally:
         d.stop()
 
