@@ -129,6 +129,7 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
             gc.freeze()  # what it made is shared by every later fork: keep gc off it
             sock.send(b"0")
             continue
+        _find_shim()
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -147,6 +148,33 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
         for fd in fds:
             os.close(fd)
         sock.send(str(pid).encode())
+
+
+_shim_path = ""  # where cshim.binary() puts this source's build
+
+
+def _find_shim() -> None:  # pragma: no cover - runs in the child
+    """Tell the supervisors forked from now on where the built C shim is.
+
+    Each supervisor asked ``cshim.wanted()`` itself, which reads and hashes
+    the shim's source: ~5-10 ms of every start. Here it is found once. Not
+    built here: the first supervisor does that (a daemon that never starts
+    a container never runs gcc), so until then this checks for the file
+    (one stat a start). The name is ``cshim.binary``'s; were it to change,
+    this only misses and supervisors ask for themselves, as before.
+    """
+    global _shim_path
+    from . import cshim, supervisor
+
+    cache = os.environ.get(cshim.CACHE_ENV, "")
+    if supervisor.SHIM_AHEAD is not None or os.environ.get(cshim.MODE_ENV) != "c" or not cache:
+        return
+    if not _shim_path:
+        _shim_path = cshim.built_path(cache)
+        if not _shim_path:
+            return
+    if os.path.exists(_shim_path):
+        supervisor.SHIM_AHEAD = (_shim_path, "")
 
 
 def _warm(bundle: str) -> None:  # pragma: no cover - runs in the child

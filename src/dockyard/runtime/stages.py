@@ -141,6 +141,7 @@ class Launch:
         self.no_pivot = no_pivot
         self.cgroup = cgroup
         self.cgroup_lines: list[str] = []  # set by [1:CHILD] for [2:INIT]
+        self.in_cgroup2 = False  # the init was cloned into its cgroup2 directory (direct path)
         self.seccomp = seccomp
         # runtime-side callbacks
         self.on_init = on_init
@@ -164,7 +165,7 @@ def launch(cfg: Launch) -> int:
     pid1 = 0
     flags = _direct_flags(cfg)
     if flags:
-        init_pid = _clone(flags)
+        init_pid = _clone_direct(cfg, flags)
         if init_pid == 0:  # pragma: no cover - runs in the init
             parent.close()
             _run_stage(lambda: _stage_direct(cfg, child), child)
@@ -297,6 +298,52 @@ def _clone(flags: int) -> int:
     return pid
 
 
+_SYS_clone3 = 435  # x86_64
+CLONE_INTO_CGROUP = 0x200000000
+
+
+def _clone_direct(cfg: Launch, flags: int) -> int:
+    """``_clone(flags)``, the child started in its cgroup2 directory when there is one.
+
+    ``clone3(CLONE_INTO_CGROUP)`` places the child at birth; a later write
+    to ``cgroup.procs`` would take the kernel's global threadgroup lock and
+    wait out an RCU grace period (``CgroupManager.join_self``). The init
+    still joins its v1 hierarchies first thing (``_isolate``). Any refusal
+    (an older kernel, a cgroup that cannot take processes) falls back to
+    the plain clone and a joining write, as before.
+    """
+    where = cfg.cgroup.unified() if cfg.cgroup is not None else None
+    if where:
+        try:
+            fd = os.open(where, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                cfg.in_cgroup2 = True  # the child's copy of cfg says so
+                return _clone3(flags, fd)
+            except OSError:
+                cfg.in_cgroup2 = False
+            finally:
+                os.close(fd)  # in the child too: its copy
+    return _clone(flags)
+
+
+def _clone3(flags: int, cgroup_fd: int) -> int:
+    """Raw clone3(2) without a new stack, into ``cgroup_fd``: returns like fork."""
+    exit_signal = flags & 0xFF
+    # struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid,
+    # exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+    args = (ctypes.c_uint64 * 11)(flags & ~0xFF | CLONE_INTO_CGROUP, 0, 0, 0, exit_signal,
+                                  0, 0, 0, 0, 0, cgroup_fd)
+    pid = int(_libc.syscall(ctypes.c_long(_SYS_clone3), ctypes.byref(args),
+                            ctypes.c_long(ctypes.sizeof(args))))
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone3: {os.strerror(err)}")
+    return pid
+
+
 def _shutdown_write(sock: sync.Socket) -> None:
     try:
         sock.shutdown(1)  # SHUT_WR: the peers' recv returns EOF
@@ -414,7 +461,9 @@ def _isolate(cfg: Launch, sock: sync.Socket) -> sync.Socket:  # pragma: no cover
         # container) inherits the cgroup. Joining it ourselves rather than
         # have the runtime do it and send "go" saves a hand-off; the order is
         # the same (in the cgroup before any namespace is touched).
-        cfg.cgroup.add(0)  # 0: the writer itself (its pid may be 1 in a new pid namespace)
+        # Single-threaded here (a fork, or a raw clone of a single-threaded
+        # process), as join_self needs.
+        cfg.cgroup.join_self(cfg.in_cgroup2)
     if cfg.spec is not None and any(m.type == "cgroup" for m in cfg.spec.mounts or ()):
         # The init's cgroup mounts need the host's view of its cgroups: ours
         # now (the init inherits them), before any cgroup namespace.

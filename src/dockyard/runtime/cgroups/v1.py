@@ -109,6 +109,15 @@ class V1Manager:
         for d in self._all_dirs():
             fs.write(d, "cgroup.procs", pid)
 
+    def unified(self) -> str | None:
+        return self.unified_dir
+
+    def join_self(self, unified_done: bool) -> None:
+        for d in dict.fromkeys(self.dirs.values()):
+            fs.write(d, "tasks", 0)
+        if self.unified_dir and not unified_done:
+            fs.write(self.unified_dir, "cgroup.procs", 0)
+
     def update(self, resources: LinuxResources) -> None:
         self._preflight(resources)
         self._set(resources)

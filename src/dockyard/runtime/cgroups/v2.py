@@ -93,6 +93,13 @@ class V2Manager:
     def add(self, pid: int) -> None:
         fs.write(self.dir, "cgroup.procs", pid)
 
+    def unified(self) -> str | None:
+        return self.dir
+
+    def join_self(self, unified_done: bool) -> None:
+        if not unified_done:
+            fs.write(self.dir, "cgroup.procs", 0)
+
     def update(self, resources: LinuxResources) -> None:
         check(resources)
         self._set(resources)
