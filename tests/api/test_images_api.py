@@ -20,6 +20,10 @@ def test_tag_history_save_load_rmi(shared_daemon: Daemon, unique: str) -> None:
     tar = os.path.join(d.dir, f"{unique}.tar")
     d.docker("save", ref, "-o", tar, check=True)
     assert os.path.getsize(tar) > 100_000
+    # a missing name among several: a 404 before anything is written, not a broken tar
+    bad = os.path.join(d.dir, f"{unique}-bad.tar")
+    r = d.docker("save", ref, f"{unique}-nope:1", "-o", bad)
+    assert r.returncode != 0 and b"No such image" in r.stderr, r.stderr
     assert d.docker("rmi", ref, check=True).stdout == f"Untagged: {ref}\n".encode()
     assert d.docker("image", "inspect", ref).returncode != 0
     assert d.docker("load", "-i", tar, check=True).stdout == f"Loaded image: {ref}\n".encode()

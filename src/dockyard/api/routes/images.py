@@ -68,7 +68,8 @@ async def save(request: web.Request) -> web.StreamResponse:
     if not names:
         raise BadRequest("names: at least one image is required")
     images = request.app[IMAGES]
-    await asyncio.to_thread(images.get, names[0])  # a missing image is a 404, not a broken tar
+    for name in names:  # a missing image is a 404 before anything is sent, not a broken tar
+        await asyncio.to_thread(images.get, name)
     r, w = os.pipe()
     # The writer's ``sendfile`` moves blobs file → pipe in the kernel; the event
     # loop reads the pipe itself as data arrives (a thread hop per 64 KiB read
