@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from daemon_helpers import DOCKER, Daemon
+from daemon_helpers import DOCKER, Daemon, tmux_pane, wait_for
 
 pytestmark = pytest.mark.needs_root
 
@@ -58,7 +58,7 @@ def test_detached_lifecycle(shared_daemon: Daemon, unique: str) -> None:
                    "while true; do sleep 0.1; done", check=True).stdout.strip().decode()
     assert len(cid) == 64
     line = b"bar /tmp 1000 box\n"
-    _wait_for(lambda: d.docker("logs", name, check=True).stdout == line)
+    wait_for(lambda: d.docker("logs", name, check=True).stdout == line)
     # ps with filters, table and --format
     q = d.docker("ps", "-q", "--filter", f"label=suite={unique}", check=True).stdout.split()
     assert q == [cid[:12].encode()]
@@ -92,7 +92,7 @@ def test_detached_lifecycle(shared_daemon: Daemon, unique: str) -> None:
     r = d.docker("rm", name)
     assert r.returncode == 1 and b"stop the container before removing" in r.stderr
     # the line again: the restarted shell has set its trap (PID 1 drops a TERM it can't handle)
-    _wait_for(lambda: d.docker("logs", name, check=True).stdout == line * 2)
+    wait_for(lambda: d.docker("logs", name, check=True).stdout == line * 2)
     start = time.monotonic()
     d.docker("stop", name, check=True)  # the trap exits 3 on SIGTERM, well before -t
     assert time.monotonic() - start < 9  # the default -t is 10
@@ -188,29 +188,17 @@ def test_run_interactive_tty_under_tmux(shared_daemon: Daemon, unique: str) -> N
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "90", "-y", "21", cmd],
                    check=True)
     try:
-        _wait_for(lambda: b"/ #" in _pane(session))
+        wait_for(lambda: b"/ #" in tmux_pane(session))
         subprocess.run(["tmux", "send-keys", "-t", session, "stty size; tty", "Enter"], check=True)
-        _wait_for(lambda: b"21 90" in _pane(session))
-        _wait_for(lambda: b"/dev/pts/0" in _pane(session))  # the second line may lag
+        wait_for(lambda: b"21 90" in tmux_pane(session))
+        wait_for(lambda: b"/dev/pts/0" in tmux_pane(session))  # the second line may lag
         subprocess.run(["tmux", "send-keys", "-t", session, "exit 6", "Enter"], check=True)
-        _wait_for(lambda: os.path.exists(out))
-        _wait_for(lambda: open(out).read().strip() == "EXITED 6")
+        wait_for(lambda: os.path.exists(out))
+        wait_for(lambda: open(out).read().strip() == "EXITED 6")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
-def _pane(session: str) -> bytes:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                          capture_output=True).stdout
-
-
-def _wait_for(cond: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_events_and_container_prune(shared_daemon: Daemon, unique: str) -> None:
@@ -255,9 +243,9 @@ def test_attach_and_detach_keys_under_tmux(shared_daemon: Daemon, unique: str) -
         time.sleep(0.5)
         subprocess.run(["tmux", "send-keys", "-t", unique, "echo attached-$((40+2))", "Enter"],
                        check=True)
-        _wait_for(lambda: b"attached-42" in _pane(unique))
+        wait_for(lambda: b"attached-42" in tmux_pane(unique))
         subprocess.run(["tmux", "send-keys", "-t", unique, "C-p", "C-q"], check=True)
-        _wait_for(lambda: os.path.exists(out))
+        wait_for(lambda: os.path.exists(out))
         # detached, not stopped: the shell still runs and kept what we typed
         assert d.docker("inspect", "-f", "{{.State.Running}}", unique).stdout == b"true\n"
         assert b"attached-42" in d.docker("logs", unique, check=True).stdout
@@ -288,16 +276,16 @@ def test_start_attach_with_custom_detach_keys_under_tmux(shared_daemon: Daemon,
     subprocess.run(["tmux", "new-session", "-d", "-s", unique, "-x", "80", "-y", "20", cmd],
                    check=True)
     try:
-        _wait_for(lambda: b"#" in _pane(unique))
+        wait_for(lambda: b"#" in tmux_pane(unique))
         subprocess.run(["tmux", "send-keys", "-t", unique, "echo started-$((40+3))", "Enter"],
                        check=True)
-        _wait_for(lambda: b"started-43" in _pane(unique))
+        wait_for(lambda: b"started-43" in tmux_pane(unique))
         # ctrl-p ctrl-q is not the sequence now: it reaches the shell
         subprocess.run(["tmux", "send-keys", "-t", unique, "C-p", "C-q"], check=True)
         time.sleep(0.3)
         assert not os.path.exists(out)
         subprocess.run(["tmux", "send-keys", "-t", unique, "C-x", "y"], check=True)
-        _wait_for(lambda: os.path.exists(out))
+        wait_for(lambda: os.path.exists(out))
         with open(out) as f:
             assert f.read().strip() == "DETACHED-0"
         assert d.docker("inspect", "-f", "{{.State.Running}}", unique).stdout == b"true\n"

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from daemon_helpers import DOCKYARD, Daemon
+from daemon_helpers import DOCKYARD, Daemon, tmux_pane, wait_for
 
 pytestmark = pytest.mark.needs_root
 
@@ -91,27 +91,15 @@ def test_run_it_under_tmux(cli_daemon: Daemon, unique: str) -> None:
     subprocess.run(["tmux", "new-session", "-d", "-s", unique, "-x", "77", "-y", "19", cmd],
                    check=True)
     try:
-        _wait(lambda: b"/ #" in _pane(unique))
+        wait_for(lambda: b"/ #" in tmux_pane(unique))
         subprocess.run(["tmux", "send-keys", "-t", unique, "stty size", "Enter"], check=True)
-        _wait(lambda: b"19 77" in _pane(unique))
+        wait_for(lambda: b"19 77" in tmux_pane(unique))
         subprocess.run(["tmux", "send-keys", "-t", unique, "exit 8", "Enter"], check=True)
-        _wait(lambda: os.path.exists(out) and open(out).read().strip() == "EXITED 8")
+        wait_for(lambda: os.path.exists(out) and open(out).read().strip() == "EXITED 8")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", unique], capture_output=True)
 
 
-def _pane(session: str) -> bytes:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                          capture_output=True).stdout
-
-
-def _wait(cond: object, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_lifecycle_commands(cli_daemon: Daemon, unique: str) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -143,3 +144,19 @@ def new_daemon(args: list[str] | None = None) -> Daemon:
         images.close()
     d.start()
     return d
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 30) -> None:
+    """Poll ``cond`` until it is true; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def tmux_pane(session: str) -> bytes:
+    """What a tmux session's window shows now (tests drive real terminals with tmux)."""
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                          capture_output=True).stdout
