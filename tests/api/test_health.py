@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
-from daemon_helpers import DOCKER, Daemon
+from daemon_helpers import DOCKER, DOCKYARD, Daemon, new_daemon
 
 pytestmark = pytest.mark.needs_root
 
@@ -55,3 +56,58 @@ def _wait(cond: object, timeout: float = 10) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("timed out")
+
+
+def test_a_ready_service_is_healthy_long_before_its_first_interval(shared_daemon: Daemon,
+                                                                  unique: str) -> None:
+    """The start ramp (engine/health.py): Docker's first probe would come after 30 s."""
+    d = shared_daemon
+    try:
+        t0 = time.monotonic()
+        d.docker("run", "-d", "--name", unique, "--health-cmd", "true", "busybox",
+                 "sleep", "60", check=True)
+        _wait(lambda: _health(d, unique)["Status"] == "healthy", timeout=20)
+        assert time.monotonic() - t0 < 20
+        h = _health(d, unique)
+        assert h["FailingStreak"] == 0 and [x["ExitCode"] for x in h["Log"]] == [0]
+    finally:
+        d.docker("rm", "-f", unique)
+
+
+def test_ramp_failures_are_not_counted_before_the_first_interval(shared_daemon: Daemon,
+                                                                 unique: str) -> None:
+    d = shared_daemon
+    try:
+        d.docker("run", "-d", "--name", unique, "--health-cmd", "false", "--health-interval", "3s",
+                 "--health-retries", "1", "busybox", "sleep", "60", check=True)
+        t0 = time.monotonic()
+        time.sleep(1.5)  # ramp probes ran (25 ms, 75, 175, 375, 775 ms...) and failed
+        h = _health(d, unique)
+        if time.monotonic() - t0 < 2.5:  # still before the first scheduled probe
+            assert h["Status"] == "starting" and not h["Log"] and h["FailingStreak"] == 0, h
+        _wait(lambda: _health(d, unique)["Status"] == "unhealthy", timeout=20)
+        h = _health(d, unique)
+        assert h["FailingStreak"] == 1 and len(h["Log"]) == 1, h  # the scheduled probe only
+    finally:
+        d.docker("rm", "-f", unique)
+
+
+def test_start_probes_off_keeps_dockers_schedule(tmp_path: Path, unique: str) -> None:
+    conf = tmp_path / "daemon.json"
+    conf.write_text(json.dumps({"health-start-probes": False}))
+    d = new_daemon(["--bridge", "none", "--config-file", str(conf)])
+    try:
+        d.docker("run", "-d", "--name", unique, "--health-cmd", "true", "--health-interval", "3s",
+                 "busybox", "sleep", "60", check=True)
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        h = _health(d, unique)
+        if time.monotonic() - t0 < 2.5:
+            assert h["Status"] == "starting" and not h["Log"], h
+        _wait(lambda: _health(d, unique)["Status"] == "healthy", timeout=20)
+    finally:
+        d.cleanup()
+    conf.write_text(json.dumps({"health-start-probes": "yes"}))
+    r = subprocess.run([DOCKYARD, "daemon", "--root", str(tmp_path / "root"), "--config-file",
+                        str(conf)], capture_output=True, timeout=30)
+    assert r.returncode == 2 and b"health-start-probes: expected true or false" in r.stderr

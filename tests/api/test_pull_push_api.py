@@ -206,6 +206,29 @@ def test_token_flow_login_and_docker_py(shared_daemon: Daemon, registries: dict[
     d.docker("rmi", f"{repo}:4", check=True)
 
 
+def test_push_and_pull_over_tls(shared_daemon: Daemon, unique: str, tmp_path: Path) -> None:
+    """The daemon imports its server without ``ssl`` (cli/daemon.py, for memory);
+    the registry client must still speak TLS (loopback: unverified, as in Docker)."""
+    from test_registry_auth import self_signed
+
+    cert, key = self_signed(tmp_path / "pki")
+    reg = start_registry(tmp_path / "tls", args=("--tls-cert", str(cert), "--tls-key", str(key)))
+    try:
+        assert reg.url.startswith("https://")
+        d, ref = shared_daemon, f"{reg.host}/{unique}/tls:1"
+        d.docker("tag", "busybox", ref, check=True)
+        want = image_id(d, ref)
+        r = cli(d, tmp_path, "push", ref)
+        assert r.returncode == 0 and "1: digest: sha256:" in out(r), out(r)
+        d.docker("rmi", ref, check=True)
+        r = cli(d, tmp_path, "pull", ref)
+        assert r.returncode == 0, out(r)
+        assert image_id(d, ref) == want
+        d.docker("rmi", ref, check=True)
+    finally:
+        reg.stop()
+
+
 def test_daemon_registry_config_is_checked(tmp_path: Path) -> None:
     conf = tmp_path / "daemon.json"
     for doc, expect in (({"registry-mirrors": ["mirror.example"]}, "http:// or https:// URL"),

@@ -69,8 +69,9 @@ def test_healthy_wakes_the_wait(client: Client, unique: str) -> None:
 
 def test_a_dependency_that_dies_fails_the_wait_at_once(client: Client, unique: str) -> None:
     name = f"{unique}-d"
-    # its first probe would come in a minute: the exit is what ends the wait
-    cid = _run(client, name, "sleep 2; exit 4", ["CMD", "true"], interval=60)
+    # its probe never passes and its first counted one would come in a minute
+    # (the start ramp's failures are not counted): the exit is what ends the wait
+    cid = _run(client, name, "sleep 2; exit 4", ["CMD", "false"], interval=60)
     try:
         t0 = time.monotonic()
         with pytest.raises(EngineCommandError, match=r"exited \(4\)"):

@@ -142,7 +142,9 @@ def _leftovers(d: Daemon, listed: set[str]) -> list[str]:
     shorts = {c[:12] for c in listed}
     bad += [f"run dir {p}" for p in os.listdir(os.path.join(d.run_root, "c")) if p not in shorts]
     rt = os.path.join(d.run_root, "runtime")
-    bad += [f"runtime state {p}" for p in os.listdir(rt) if p not in listed] if os.path.isdir(rt) else []
+    # (dot-names are the runtime's own, not containers': its seccomp program cache)
+    bad += ([f"runtime state {p}" for p in os.listdir(rt) if p not in listed and not p.startswith(".")]
+            if os.path.isdir(rt) else [])
     for cg in glob.glob("/sys/fs/cgroup/*/dockyard/*") + glob.glob("/sys/fs/cgroup/dockyard/*"):
         cid = os.path.basename(cg)
         if cid not in listed and _ours(d, cid):  # other daemons' cgroups are theirs

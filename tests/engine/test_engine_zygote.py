@@ -31,8 +31,12 @@ def test_zygote_carries_no_registry_client_and_warms_seccomp(daemon: Daemon) -> 
     z = _zygote(daemon)
     with open(f"/proc/{z}/maps") as f:
         maps = f.read()
-    # The registry client (httpx, TLS) is the daemon's, made after the fork.
-    assert "libssl" not in maps
+    # An interpreter of its own: none of the daemon's libraries (aiohttp, the
+    # registry client's TLS, click) and, with the C shim, no msgspec either.
+    for lib in ("libssl", "aiohttp", "msgspec", "libstdc++", "libsqlite3"):
+        assert lib not in maps, lib
+    with open(f"/proc/{z}/cmdline") as f:
+        assert "click" not in f.read()
     for _ in range(2):  # the first start warms the zygote, the second forks from it
         r = daemon.docker("run", "--rm", "--network", "none", "busybox", "cat",
                           "/proc/self/status", check=True)
@@ -44,14 +48,16 @@ def test_zygote_carries_no_registry_client_and_warms_seccomp(daemon: Daemon) -> 
                       "cat", "/proc/self/status", check=True)  # another profile: warmed apart
     assert _seccomp_mode(r.stdout) == "2"
     assert _zygote(daemon) == z
+    with open(f"/proc/{z}/maps") as f:  # compiled by its short-lived children
+        assert "libseccomp" not in f.read()
 
 
 _BAD_WARM = """
 from dockyard.engine.zygote import Zygote
 z = Zygote()
-z.warm("/nonexistent/bundle", "a")        # no config.json: ignored by the zygote
-z.warm("/nonexistent/bundle", "a")        # the same key: not even sent
-z.warm("/proc/self", "b")                 # not a bundle either
+z.warm("/nonexistent/bundle", "a", "/nonexistent/root")  # no config.json: ignored by the zygote
+z.warm("/nonexistent/bundle", "a", "/nonexistent/root")  # the same key: not even sent
+z.warm("/proc/self", "b", "/nonexistent/root")           # not a bundle either
 print(sorted(z._warmed))
 z.close()
 """

@@ -4,7 +4,8 @@ Flags as dockerd's: ``--root`` (data, default /var/lib/dockyard), ``--run-root``
 (sockets and state, default /run/dockyard), ``-H/--host unix://PATH``
 (repeatable; default unix:///run/dockyard/dockyard.sock), ``--log-level``,
 ``--config-file`` (JSON like daemon.json: ``data-root``, ``exec-root``,
-``hosts``, ``log-level``, ``log-driver``, ``log-opts``), and
+``hosts``, ``log-level``, ``log-driver``, ``log-opts``; dockyard's own
+``health-start-probes``, engine/health.py), and
 ``--docker-socket[=PATH]`` to serve /var/run/docker.sock as well.
 Registries as dockerd's: ``insecure-registries``/``registry-mirrors`` in
 the config file and ``--insecure-registry``/``--registry-mirror`` flags
@@ -14,8 +15,8 @@ Volume plugins are found in ``--plugin-dir DIR`` (repeatable; config key
 ``plugin-dirs``): ``NAME.sock``/``NAME/NAME.sock`` and ``NAME.spec``/``.json``
 there, instead of Docker's /run/docker/plugins and /etc/docker/plugins.
 
-The supervisor fork server is started first, while this process has no
-threads (``engine.zygote``). ``--supervisor c`` (the default) has each
+The supervisor fork server (``engine.zygote``, an interpreter of its own) is
+started first, so its start-up overlaps the daemon's. ``--supervisor c`` (the default) has each
 container's supervisor hand over to the small C shim once the container has
 started (``engine.cshim``); ``--supervisor python`` keeps them in Python. SIGTERM/SIGINT stop serving and leave the
 containers running: the next daemon takes them over (live restore).
@@ -37,7 +38,7 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 DEFAULT_BRIDGE = "dockyard0"
 _CONFIG_KEYS = {"data-root", "exec-root", "hosts", "log-level", "log-driver", "log-opts",
                 "seccomp-profile", "live-restore", "debug", "bridge", "bip",
-                "insecure-registries", "registry-mirrors", "plugin-dirs"}
+                "insecure-registries", "registry-mirrors", "plugin-dirs", "health-start-probes"}
 
 
 def _load_config(path: str | None) -> dict[str, Any]:
@@ -116,6 +117,10 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
         raise click.BadParameter(f"{bridge!r}: an interface name of at most 15 characters",
                                  param_hint="--bridge")
     log_opts = conf.get("log-opts") or {}
+    start_probes = conf.get("health-start-probes", True)
+    if not isinstance(start_probes, bool):
+        raise click.BadParameter(f"health-start-probes: expected true or false, got {start_probes!r}",
+                                 param_hint="--config-file")
     pdirs = list(plugin_dirs) or conf.get("plugin-dirs") or []
     if not isinstance(pdirs, list) or not all(isinstance(d, str) and d.startswith("/")
                                               for d in pdirs):
@@ -128,13 +133,13 @@ def daemon(root: str | None, run_root: str | None, hosts: tuple[str, ...], log_l
     os.environ["DOCKYARD_SUPERVISOR"] = supervisor
     os.environ["DOCKYARD_SHIM_CACHE"] = os.path.join(root, "shim")
     _limit_malloc_arenas()
-    # Fork before threads: nothing below this line may run before it.
+    # Started first: its imports overlap ours. It reads the two variables above.
     from dockyard.engine.zygote import Zygote
 
     zygote = Zygote()
     try:
         code = _run(root, run_root, sockets, level, conf.get("log-driver") or "json-file",
-                    log_opts, zygote, bridge, bip, registry, tuple(pdirs))
+                    log_opts, zygote, bridge, bip, registry, tuple(pdirs), start_probes)
     finally:
         zygote.close()
         os.close(lock)
@@ -177,6 +182,42 @@ def _limit_malloc_arenas() -> None:
         pass  # not glibc (musl has no arenas to limit)
 
 
+def _import_server_lean() -> None:
+    """Import asyncio and aiohttp without TLS, which the daemon never serves
+    (plain unix sockets) but an idle daemon held 7 MiB of: asyncio imports
+    ``ssl`` (OpenSSL's libraries), and aiohttp's package imports its client,
+    whose connector makes two TLS contexts at import time, loading the
+    system's whole CA bundle. With ``ssl`` hidden for these imports both take
+    TLS as absent, as on a Python built without it; the registry client
+    (httpx, synchronous, in threads) imports ``ssl`` for itself on the first
+    pull or push. And frozenlist's compiled form is C++, mapping libstdc++
+    (0.9 MiB) for the few lists aiohttp freezes once: its Python form instead."""
+    if "asyncio" in sys.modules or "aiohttp" in sys.modules:
+        return  # too late (an embedding caller): nothing to save
+    sys.modules["ssl"] = None  # type: ignore[assignment]
+    os.environ["FROZENLIST_NO_EXTENSIONS"] = "1"
+    try:
+        import asyncio  # noqa: F401
+
+        import aiohttp.web  # noqa: F401
+    finally:
+        del os.environ["FROZENLIST_NO_EXTENSIONS"]
+        del sys.modules["ssl"]
+
+
+def _trim_heap() -> None:
+    """Hand back what start-up freed: imports and the restore leave garbage
+    and a fragmented heap that glibc keeps unless asked (``malloc_trim``)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except AttributeError:
+        pass  # not glibc
+
+
 def _lock(root: str) -> int:
     import fcntl
 
@@ -213,7 +254,9 @@ def _link_prefix(bridge: str, root: str) -> str:
 
 def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: str,
          log_opts: dict[str, str], zygote: Any, bridge: str, bip: str | None,
-         registry: Any = None, plugin_dirs: tuple[str, ...] = ()) -> int:
+         registry: Any = None, plugin_dirs: tuple[str, ...] = (),
+         health_start_probes: bool = True) -> int:
+    _import_server_lean()
     import asyncio
     import logging
     import signal
@@ -235,7 +278,8 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
     opts = Options(root=root, run_root=run_root, default_log_driver=log_driver,
                    default_network="none" if bridge == "none" else "bridge",
                    log_max_size=parse_size(log_opts.get("max-size", str(DEFAULT_MAX_SIZE))),
-                   log_max_file=int(log_opts.get("max-file", DEFAULT_MAX_FILE)))
+                   log_max_file=int(log_opts.get("max-file", DEFAULT_MAX_FILE)),
+                   health_start_probes=health_start_probes)
 
     async def main() -> int:
         engine: Engine | None = None
@@ -272,6 +316,7 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
         with open(os.path.join(run_root, "dockyard.pid"), "w") as f:
             f.write(f"{os.getpid()}\n")
         log.info("API listening on %s", ", ".join(sockets))
+        _trim_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

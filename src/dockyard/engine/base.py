@@ -58,6 +58,8 @@ class Options:
     default_log_driver: str = "json-file"
     default_network: str = "bridge"  # "none" when the daemon runs with --bridge none
     seccomp: bool = True
+    # Probe at a ramp before a healthcheck's first interval (engine/health.py).
+    health_start_probes: bool = True
 
 
 class EngineBase:

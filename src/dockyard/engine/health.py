@@ -8,6 +8,18 @@ in ``State.Health`` (Docker's shape: ``Status``, ``FailingStreak``, the
 last five ``Log`` entries). ``Retries`` consecutive failures make the
 container unhealthy; failures during the start period do not count until
 a first success. Each change of status is a ``health_status: …`` event.
+
+One difference from Docker, on by default (daemon.json
+``"health-start-probes": false`` turns it off): Docker's first probe runs
+one interval after the start, so a service that is ready in 50 ms is
+``starting`` for the whole interval (30 s by default), and every
+``depends_on: condition: service_healthy`` link waits that long. Before
+that first scheduled probe, while the container is still ``starting``,
+dockyard also probes at a ramp (``RAMP_FIRST`` after the start, then at
+doubling gaps, never past the first scheduled probe): a ramp probe that
+passes makes the container ``healthy`` (and is logged); one that fails is
+dropped (not logged, not counted). So ``unhealthy`` comes exactly when
+Docker would say it, and ``healthy`` as soon as the service answers.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "StartPeriod": 0,
             "StartInterval": 5 * SECOND, "Retries": 3}
 MAX_LOG = 5
 MAX_OUTPUT = 4096
+RAMP_FIRST = 0.025  # seconds after the start: the ramp's first probe (module docstring)
 
 
 def probe_args(test: list[str]) -> list[str] | None:
@@ -64,16 +77,40 @@ class HealthMixin(EngineBase):
     async def _health_loop(self, e: Entry, hc: HealthConfig) -> None:
         started = time.monotonic()
         start_period = _get(hc, "StartPeriod") / SECOND
+        if self.opts.health_start_probes:
+            first = _get(hc, "StartInterval" if start_period > 0 else "Interval") / SECOND
+            await self._health_ramp(e, hc, started + first)
+        since = started  # each wait counts from the end of the previous probe
         while e.record.State.Running:
-            in_start = time.monotonic() - started < start_period
+            in_start = since - started < start_period
             wait = _get(hc, "StartInterval" if in_start else "Interval") / SECOND
-            await asyncio.sleep(wait)
+            await asyncio.sleep(max(0.0, since + wait - time.monotonic()))
+            since = time.monotonic()
             if not e.record.State.Running:
                 return
             if e.record.State.Paused:
                 continue
             code, output, begin, end = await self._probe(e, hc)
+            since = time.monotonic()
             self._record_health(e, hc, code, output, begin, end, in_start)
+
+    async def _health_ramp(self, e: Entry, hc: HealthConfig, first_due: float) -> None:
+        """Probe early, at doubling gaps, until one passes or the first
+        scheduled probe is due (module docstring). Failures are dropped."""
+        gap = RAMP_FIRST
+        at = time.monotonic() + gap
+        while at < first_due:
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            h = e.record.State.Health
+            if not e.record.State.Running or h is None or h.Status != "starting":
+                return
+            if not e.record.State.Paused:
+                code, output, begin, end = await self._probe(e, hc)
+                if code == 0:
+                    self._record_health(e, hc, code, output, begin, end, True)
+                    return
+            gap *= 2
+            at = time.monotonic() + gap
 
     async def _probe(self, e: Entry, hc: HealthConfig) -> tuple[int, str, str, str]:
         from .exec import ExecInstance

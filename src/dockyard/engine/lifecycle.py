@@ -153,7 +153,8 @@ class LifecycleMixin(EngineBase):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if profile_key and not self.zygote.is_warm(profile_key):  # compiled once, there
-                await asyncio.to_thread(self.zygote.warm, run_dir, profile_key)
+                await asyncio.to_thread(self.zygote.warm, run_dir, profile_key,
+                                        self.runtime.root)
             await asyncio.to_thread(self.zygote.spawn, spec, theirs.fileno())
         except OSError as ex:
             ours.close()

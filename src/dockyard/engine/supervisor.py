@@ -75,12 +75,13 @@ class Channel:
 
 class Supervisor:
     def __init__(self, spec: dict[str, Any], ctl_fd: int) -> None:
-        from dockyard.runtime.api import Runtime
-
         self.spec = spec
         self.id: str = spec["id"]
         self.run_dir: str = spec["run_dir"]
-        self.rt = Runtime(spec["runtime_root"])
+        # The runtime's verbs as functions, not ``runtime.api.Runtime``: its
+        # ``State`` answers are msgspec structs, and msgspec (5 MiB) is
+        # loaded only for the Python supervisor's execs (``_exec``).
+        self.rt_root: str = spec["runtime_root"]
         self.sel = selectors.DefaultSelector()
         self.ctl: socket.socket | None = socket.socket(fileno=ctl_fd)
         self.ctl.settimeout(5)
@@ -270,15 +271,19 @@ class Supervisor:
         spec = self.spec
         c = Channel(0)
         stdio, lst, child = self._stdio(c, spec["tty"], spec["open_stdin"], "console.sock")
-        rt, cid, bundle = self.rt, self.id, spec["bundle"]
+        root, cid, bundle = self.rt_root, self.id, spec["bundle"]
         console = lst.getsockname() if lst else None
 
         def create() -> dict[str, Any]:
+            from dockyard.runtime.create import create
+
             try:
-                pid = rt.create(cid, bundle, stdio=stdio, console_socket=console).pid
+                pid = create(root, cid, bundle, stdio=stdio, console_socket=console).pid
             except BaseException:
+                from dockyard.runtime.delete import delete
+
                 try:
-                    rt.delete(cid, force=True)
+                    delete(root, cid, force=True)
                 except Exception:
                     pass
                 raise
@@ -309,9 +314,12 @@ class Supervisor:
         return True
 
     def _start(self) -> None:
-        rt, cid = self.rt, self.id
+        root, cid = self.rt_root, self.id
+
         def start() -> dict[str, Any]:
-            rt.start(cid)
+            from dockyard.runtime.start import start
+
+            start(root, cid)
             return {}
 
         # Only when the C shim takes over next (its execve drops what the
@@ -327,10 +335,12 @@ class Supervisor:
 
     def _abort(self) -> None:
         """Never started (refused, or the daemon went away first): remove it all."""
-        rt, cid = self.rt, self.id
+        root, cid = self.rt_root, self.id
 
         def delete() -> dict[str, Any]:
-            rt.delete(cid, force=True)
+            from dockyard.runtime.delete import delete
+
+            delete(root, cid, force=True)
             return {}
 
         _in_helper(delete)
@@ -340,12 +350,13 @@ class Supervisor:
         import msgspec
 
         from dockyard.oci.runtime import Process
+        from dockyard.runtime.api import Runtime
 
         ch = int(msg["ch"])
         c = Channel(ch)
         tty = bool(msg.get("tty"))
         stdio, lst, child = self._stdio(c, tty, bool(msg.get("stdin")), f"exec-{ch}.sock")
-        rt, cid = self.rt, self.id
+        rt, cid = Runtime(self.rt_root), self.id
         console = lst.getsockname() if lst else None
 
         def run() -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""The zygote: a fork server for supervisors, forked before the daemon has threads.
+"""The zygote: a fork server for supervisors.
 
 Forking a supervisor straight from the daemon would copy a threaded
 asyncio process (unsafe: locks held by other threads stay held in the
 child) and all of aiohttp's pages. Exec'ing a fresh interpreter per
 container would cost an interpreter start and ~10 MiB each. Instead the
-daemon forks this process first thing, while still single-threaded; it
-imports the supervisor and the runtime's create/start/exec path once,
-freezes the GC (so collections do not dirty the shared pages) and waits.
+daemon starts this server once, as a fresh interpreter of its own
+(``python -I``: nothing of the daemon's CLI, click or aiohttp in its pages);
+it imports the supervisor and the runtime's create/start path once, freezes
+the GC (so collections do not dirty the shared pages) and waits.
 For each container the daemon sends one request (a JSON spec plus, by
 SCM_RIGHTS, its end of a socketpair); the zygote forks, the child becomes
 the supervisor, and the zygote answers with its pid. Supervisors share the
@@ -15,14 +16,14 @@ zygote's pages copy-on-write, so each costs only what it writes.
 The zygote dies with the daemon (EOF on its socket); supervisors do not:
 they are in their own sessions and keep their containers running.
 
-``warm(bundle, key)``: the runtime caches compiled seccomp filters per
-profile, but a cache filled in a supervisor's short-lived helper dies with
-it, so every container compiled Docker's default profile again (~15-30 ms
-of each start, libseccomp's BPF export). The daemon asks the zygote to
-compile each new profile once, from the first bundle that uses it, before
-forking that bundle's supervisor; every later fork inherits the filter.
-(The seccomp module is imported then, not by ``_preload``: libseccomp and
-its imports are 2.5 MiB an idle daemon need not hold.)
+``warm(bundle, key, runtime_root)``: compiling Docker's default seccomp
+profile costs a create ~15-30 ms (libseccomp's BPF export, pyseccomp's
+import). The daemon asks the zygote to compile each new profile once, from
+the first bundle that uses it, before forking that bundle's supervisor: a
+short-lived child of the zygote compiles it into the runtime's cache of
+compiled programs (``runtime.seccomp_cache``), which every later create
+reads without libseccomp. The zygote itself never loads libseccomp and its
+imports (2.5 MiB it would otherwise hold, idle or not).
 """
 
 from __future__ import annotations
@@ -41,16 +42,22 @@ class Zygote:
     """The daemon's handle on the fork server."""
 
     def __init__(self) -> None:
+        import subprocess
+        import sys
+
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            parent.close()
-            try:
-                _serve(child)
-            finally:
-                os._exit(0)
-        child.close()
-        self.pid = pid
+        # -I: no PYTHON* variables, no user site, no script directory on
+        # sys.path; this tree goes on it by hand, as it may not be installed.
+        top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = (f"import sys; sys.path.insert(0, {top!r}); "
+                f"from dockyard.engine.zygote import _serve_fd; _serve_fd({child.fileno()})")
+        flags = "-IB" if sys.dont_write_bytecode else "-I"
+        try:
+            self._proc = subprocess.Popen([sys.executable, flags, "-c", code],
+                                          pass_fds=[child.fileno()], stdin=subprocess.DEVNULL)
+        finally:
+            child.close()
+        self.pid = self._proc.pid
         self._sock = parent
         self._lock = threading.Lock()
         self._warmed: set[str] = set()
@@ -74,14 +81,15 @@ class Zygote:
         """Whether ``warm`` has nothing (more) to do for ``key``."""
         return key in self._warmed or len(self._warmed) >= _WARM_MAX
 
-    def warm(self, bundle: str, key: str) -> None:
-        """Have the zygote compile the seccomp profile of ``bundle`` (once per ``key``)."""
+    def warm(self, bundle: str, key: str, runtime_root: str) -> None:
+        """Have the seccomp profile of ``bundle`` compiled into ``runtime_root``'s
+        cache (once per ``key``)."""
         if self.is_warm(key):
             return
         with self._lock:
             self._sock.settimeout(30)
             try:
-                self._sock.send(json.dumps({"warm": bundle}).encode())
+                self._sock.send(json.dumps({"warm": bundle, "root": runtime_root}).encode())
                 if not self._sock.recv(64):
                     raise OSError("the supervisor fork server is gone")
             except TimeoutError:
@@ -90,26 +98,26 @@ class Zygote:
 
     def close(self) -> None:
         self._sock.close()
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        self._proc.wait()
 
 
 # As many profiles as the runtime's seccomp cache keeps.
 _WARM_MAX = 32
 
 
-def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
+def _serve_fd(fd: int) -> None:  # pragma: no cover - runs in the zygote
+    try:
+        _serve(socket.socket(fileno=fd))
+    finally:
+        os._exit(0)
+
+
+def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the zygote
     from dockyard.linux import syscalls as sc
 
     # Ctrl-C on the daemon's terminal must not reach the zygote; and its
     # children (supervisors) are reaped by the kernel, not by us.
-    # Nothing of the daemon's but our socket: not its lock on the root, not
-    # its log files; supervisors inherit whatever we hold.
-    keep = sock.fileno()
-    os.closerange(3, keep)
-    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+    # Only its socket was passed to it; supervisors inherit whatever it holds.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     sc.set_process_name("dy-zygote")
@@ -125,8 +133,7 @@ def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child
             return
         spec = json.loads(msg)
         if "warm" in spec:
-            _warm(spec["warm"])
-            gc.freeze()  # what it made is shared by every later fork: keep gc off it
+            _warm(spec["warm"], spec["root"])
             sock.send(b"0")
             continue
         _find_shim()
@@ -177,32 +184,50 @@ def _find_shim() -> None:  # pragma: no cover - runs in the child
         supervisor.SHIM_AHEAD = (_shim_path, "")
 
 
-def _warm(bundle: str) -> None:  # pragma: no cover - runs in the child
-    """Compile the bundle's seccomp filter into the runtime's cache, as its create would."""
-    try:
-        from dockyard.runtime.create import load_bundle
-        from dockyard.runtime.seccomp import prepare
+def _warm(bundle: str, root: str) -> None:  # pragma: no cover - runs in the zygote
+    """Compile the bundle's seccomp filter into the runtime's cache, as its create
+    would, in a child: libseccomp's pages die with it."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from dockyard.runtime.create import load_bundle
+            from dockyard.runtime.seccomp_cache import prepare
 
-        spec, _raw = load_bundle(bundle)
-        if spec.linux is not None and spec.linux.seccomp is not None:
-            prepare(spec.linux.seccomp)
-    except Exception:  # only a head start: the container compiles its own
-        pass
+            spec, _raw = load_bundle(bundle)
+            if spec.linux is not None and spec.linux.seccomp is not None:
+                prepare(root, spec.linux.seccomp)
+        except BaseException:  # only a head start: the container compiles its own
+            pass
+        finally:
+            os._exit(0)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:  # SIGCHLD is ignored: the kernel reaped it
+            return
 
 
 def _preload() -> None:
-    """Import everything a supervisor runs, so forks share it."""
-    import msgspec  # noqa: F401
+    """Import everything a supervisor runs, so forks share it.
 
-    import dockyard.oci.runtime
-    import dockyard.runtime.api
+    The create/start path decodes config.json with the stdlib
+    (``runtime.config``). msgspec and the OCI types (2 MiB of this process)
+    serve only the Python supervisor's execs: with the C shim, execs run in
+    their own helper (``engine.cshim_exec``), so they are loaded only for
+    ``--supervisor python``."""
     import dockyard.runtime.console
     import dockyard.runtime.create
     import dockyard.runtime.delete
-    import dockyard.runtime.exec
-    import dockyard.runtime.start  # noqa: F401
+    import dockyard.runtime.start
 
-    from . import supervisor  # noqa: F401
+    from . import cshim, supervisor  # noqa: F401
+
+    if os.environ.get(cshim.MODE_ENV, "python") != "c":
+        import dockyard.runtime.api
+        import dockyard.runtime.exec  # noqa: F401
 
     # Each container's create picks its cgroup manager by the host's mode;
     # imported per container, these cost a few ms of every start.
