@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import random
+import re
 import socket
 import sqlite3
 import threading
@@ -409,3 +410,108 @@ def test_kill9_during_concurrent_starts(daemon: Daemon, unique: str) -> None:
     while (left := _processes_under(daemon)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left, f"processes left behind: {left}"
+
+
+# --- anonymous volumes ------------------------------------------------------------------
+
+
+def _volume_state(d: Daemon, c: httpx.Client) -> tuple[set[str], dict[str, set[str]],
+                                                        set[tuple[str, str]]]:
+    """(volumes listed, each listed container's volumes, (volume, user) rows on disk)."""
+    r = c.get("/volumes")
+    assert r.status_code == 200, r.text
+    vols = {v["Name"] for v in r.json()["Volumes"]}
+    used = {}
+    for cid in _listed(c):
+        doc = c.get(f"/containers/{cid}/json").json()
+        used[cid] = {m["Name"] for m in doc["Mounts"] if m["Type"] == "volume"}
+    db = os.path.join(d.root, "volumes", "metadata.db")
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        users = set(con.execute("SELECT volume, ref FROM refs UNION "
+                                "SELECT volume, ref FROM mounts").fetchall())
+    finally:
+        con.close()
+    return vols, used, users
+
+
+def test_kill9_during_creates_with_anonymous_volumes(daemon: Daemon, unique: str) -> None:
+    """Creates that make anonymous volumes (the image's VOLUME, ``-v /path``,
+    ``--mount`` without a source) beside named ones, killed at random points:
+    after the restart every volume is used by a listed container or is one
+    the test named or made; a listed container's volumes all exist and are in
+    use; and ``rm -v`` of everything leaves exactly the test's own volumes."""
+    rng = random.Random()
+    d = daemon
+    base = d.docker("create", "busybox", "true", check=True).stdout.decode().strip()
+    img = f"{unique}-vimg"
+    d.docker("commit", "--change", "VOLUME /img", base, img, check=True)
+    d.docker("rm", base, check=True)
+    byhand = d.docker("volume", "create", check=True).stdout.decode().strip()
+    keep, shared = f"{unique}-keep", f"{unique}-shared"
+    d.docker("volume", "create", keep, check=True)
+    ours = {byhand, keep, shared}  # shared: made by the first create that names it
+    n = 40
+    in_flight_rounds = 0
+    kill_points = [(0, 0.05 + rng.random() * 0.2), (rng.randint(3, 20), rng.random() * 0.02),
+                   (rng.randint(1, 30), rng.random() * 0.05)]
+    for rnd, (kill_after, delay) in enumerate(kill_points):
+        calls = []
+        for i in range(n):
+            host: dict[str, Any] = {"Binds": [f"{shared}:/shared"] if i % 3 == 0 else [],
+                                    "Mounts": [{"Type": "volume", "Target": "/m"}]}
+            if i % 5 == 0:
+                host["Binds"].append(f"{byhand}:/h")
+            calls.append(("POST", "/containers/create",
+                          {"params": {"name": f"{unique}-r{rnd}-{i}"},
+                           "json": {"Image": img, "Cmd": ["true"], "Volumes": {"/anon": {}},
+                                    "HostConfig": host}}))
+        answers, in_flight = _in_parallel(d, calls, kill_after, delay)
+        in_flight_rounds += in_flight > 0
+        acked = {r.json()["Id"] for r in answers.values() if r.status_code == 201}
+        assert all(r.status_code == 201 for r in answers.values()), \
+            [r.text for r in answers.values() if r.status_code != 201]
+        _made.setdefault(d.dir, set()).update(acked)
+        with open(os.path.join(d.dir, "daemon.log"), errors="replace") as f:
+            logged = f.read()
+        d.start()
+        with open(os.path.join(d.dir, "daemon.log"), errors="replace") as f:
+            fresh = f.read()[len(logged):]
+        gone = sum(int(m) for m in re.findall(r"removed (\d+) anonymous volume", fresh))
+        with _client(d) as c:
+            vols, used, users = _volume_state(d, c)
+            listed = len(used)
+            assert acked <= set(used), "acknowledged creates lost"
+            _made[d.dir].update(used)
+            in_use = set().union(*used.values()) if used else set()
+            assert in_use <= vols, f"volumes of listed containers gone: {in_use - vols}"
+            assert vols <= in_use | ours, f"volumes nobody uses or asked for: {vols - in_use - ours}"
+            on_disk = {e for e in os.listdir(os.path.join(d.root, "volumes"))
+                       if not e.startswith("metadata.db")}
+            assert on_disk == vols, f"volume dirs with no record: {on_disk - vols}"
+            assert {u for _, u in users} <= set(used), "refs of containers that do not exist"
+            for cid, names in used.items():
+                assert {(v, cid) for v in names} <= users, f"{cid} lost its refs"
+                assert len(names - ours) == 3, names  # /anon, /m and the image's /img
+            # each anonymous volume of a create belongs to that container alone
+            assert len(vols - ours) == 3 * len(used)
+            # one container of each kind works end to end with its volumes
+            for cid in rng.sample(sorted(used), min(2, len(used))):
+                r = c.post(f"/containers/{cid}/start")
+                assert r.status_code == 204, r.text
+                r = c.post(f"/containers/{cid}/wait")
+                assert r.status_code == 200 and r.json()["StatusCode"] == 0, r.text
+
+            def rm(cid: str) -> None:
+                r = c.delete(f"/containers/{cid}", params={"v": "1"})
+                assert r.status_code == 204, r.text
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(rm, sorted(used)))
+            vols, used, users = _volume_state(d, c)
+            assert used == {} and users == set()
+            assert {byhand, keep} <= vols <= ours, vols
+        assert not _leftovers(d, set())
+        print(f"round {rnd}: kill after {kill_after}+{delay:.3f}s, {len(acked)} acked, "
+              f"{in_flight} in flight, {listed} listed, {gone} anonymous volumes reaped")
+    assert in_flight_rounds >= 1, "the kills all came after the creates had finished"

@@ -161,7 +161,10 @@ class EngineBase:
           and what the start set up around it undone (``_undo_start``);
         - a stopped container's rootfs still mounted (cut short earlier): unmounted;
         - run dirs and active snapshots (``dockyard/container`` label, keyed by
-          the id) that no record owns: a create or remove cut short. Removed.
+          the id) that no record owns: a create or remove cut short. Removed;
+        - volume users that are no container (refs a create cut short took):
+          released, and the anonymous volumes made for them removed
+          (``VolumeService.reap``; named volumes and ``volume create``'s stay).
         """
         import shutil
 
@@ -193,6 +196,8 @@ class EngineBase:
             if os.path.isdir(rootfs) and is_mountpoint(rootfs):
                 unmount_all(rootfs)
             shutil.rmtree(os.path.join(run_c, short), ignore_errors=True)
+        if self.volumes is not None:
+            self._reap_volumes()
         sn = self.images.snapshotter
         for info in sn.walk(kind=Kind.ACTIVE):
             owner = info.labels.get("dockyard/container")
@@ -201,6 +206,21 @@ class EngineBase:
                     sn.remove(info.name)
                 except snap_errors.SnapshotError:
                     pass
+
+    def _reap_volumes(self) -> None:
+        import logging
+
+        assert self.volumes is not None
+        live = {cid: [m.Name for m in e.record.MountPoints or [] if m.Type == "volume" and m.Name]
+                for cid, e in self.containers.items()}
+        try:
+            gone = self.volumes.reap(live)
+        except Exception:  # a plugin that does not answer: not a reason not to start
+            logging.getLogger(__name__).exception("volume clean-up at start")
+            return
+        if gone:
+            logging.getLogger(__name__).info("removed %d anonymous volume(s) of creates cut "
+                                             "short: %s", len(gone), ", ".join(gone))
 
     def _undo_start(self, rec: Container) -> None:
         """What a start set up around the container: network, volumes, rootfs."""

@@ -1,12 +1,18 @@
 """``create``: a container record and its writable snapshot, all or nothing.
 
 Order matters for crash safety: the container's directory is made first,
-then the snapshot (keyed by the container id), and the record is written
-last, atomically. A crash before the record leaves a directory without
-``config.v2.json``, which the next ``Engine.load`` removes along with the
-snapshot of the same key (and ``EngineBase._reconcile`` any snapshot or run
-dir no record owns); so after any crash a container is either fully
-present or absent. Removal is the mirror image: the record goes first.
+then the snapshot (keyed by the container id), then its volumes (each
+anonymous one created together with the container's ref on it, in one
+transaction), and the record is written last, atomically. A crash before
+the record leaves a directory without ``config.v2.json``, which the next
+``Engine.load`` removes along with the snapshot of the same key (and
+``EngineBase._reconcile`` any snapshot or run dir no record owns, and the
+refs of ids with no record with the anonymous volumes made for them); so
+after any crash a container is either fully present or absent, and none of
+its anonymous volumes outlives a create that did not finish. A create that
+fails removes them itself (``_discard_volumes``); named volumes it made
+stay, as Docker keeps them. Removal is the mirror image: the record goes
+first.
 
 Names: the index (``names``) is rebuilt from the records at load, so a
 reservation never outlives a crash. A name is checked, then reserved, with
@@ -236,8 +242,24 @@ class CreateMixin(EngineBase):
                         dns_options=hc.DnsOptions, host_gateway=self._host_gateway(hc))
             self.save(rec)
         except BaseException:
+            if mounts and self.volumes is not None:
+                self._discard_volumes(rec.Id)
             self._discard_half_made(rec.Id)
             raise
+
+    def _discard_volumes(self, cid: str) -> None:
+        """A failed create's anonymous volumes go (named ones stay, as Docker's);
+        if even that fails, the next start's ``reap`` finds the refs of an id
+        with no record and finishes it."""
+        import logging
+
+        from dockyard.volume.container import discard
+
+        assert self.volumes is not None
+        try:
+            discard(self.volumes, cid)
+        except Exception:  # the create's own error is the one to answer
+            logging.getLogger(__name__).exception("discarding the volumes of %s", cid[:12])
 
     def _check_name_free(self, name: str) -> None:
         other = self.names.get(name)

@@ -8,7 +8,10 @@ Owns data that outlives a container:
   (409 naming the users while in use), prune, ``df``; the users of each
   volume (``acquire``/``release``: containers referencing it;
   ``mount``/``unmount``: containers running with it) persisted so "in use"
-  survives a restart; ``restore()`` after a start or a ``kill -9``.
+  survives a restart; ``restore()`` after a start or a ``kill -9``;
+  ``forget(cid)``/``reap(live)``: a create that failed or was cut short
+  leaves no anonymous volume (each is made with its container's ref, in one
+  transaction, and remembers that container).
 - ``store.py`` — the records: ``<root>/volumes/metadata.db`` (SQLite, WAL);
   data in ``<root>/volumes/<name>/_data``, as Docker lays it out.
 - ``local.py`` — the ``local`` driver and Docker's options (``type``,
@@ -22,7 +25,8 @@ Owns data that outlives a container:
   (``parse_volume``, ``parse_mount_flag``, ``parse_mount``,
   ``parse_volumes_from``), Docker's semantics and wording.
 - ``container.py`` — the engine's calls over a container's life:
-  ``prepare`` (create), ``setup`` (start → OCI mounts), ``teardown`` (stop),
+  ``prepare`` (create), ``discard`` (a create that failed after prepare),
+  ``setup`` (start → OCI mounts), ``teardown`` (stop),
   ``remove`` (``rm [-v]``), ``image_volumes``, ``volumes_from``.
 - ``resolve.py`` — ``MountPoint`` → OCI ``Mount`` (``to_oci_mount``), bind
   sources resolved on the host, subpaths pinned without escaping

@@ -5,6 +5,8 @@
     create   mps = parse_volume(...) / parse_mount(...) (+ image_volumes, volumes_from)
              prepare(svc, cid, mps)         name anonymous volumes, create missing
                                             named ones, acquire a ref on each
+             discard(svc, cid)              the create failed after prepare:
+                                            its anonymous volumes go, refs too
     start    setup(svc, cid, mps, rootfs)   mount volumes, copy-up from the image,
                                             pin subpaths, resolve binds → OCI mounts
     stop     teardown(svc, cid)             unpin, unmount (the last user unmounts)
@@ -17,11 +19,16 @@ its container record (Docker's ``MountPoints`` in ``config.v2.json``) and
 shows it with ``inspect_mounts``.
 
 Each step undoes its own partial work on failure, so a failed start leaves
-no mount behind and a failed create leaves no new volume.
+no mount behind and a failed create leaves no new anonymous volume. Named
+volumes a create made stay, as Docker keeps them; but every driver and its
+options are checked before the first volume is made, so bad input makes
+nothing at all. After a ``kill -9`` mid-create, ``VolumeService.reap`` at
+the next start does what ``discard`` would have done.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from typing import Any
@@ -30,10 +37,12 @@ from dockyard.oci.runtime import Mount as OCIMount
 from dockyard.runtime.securejoin import secure_join
 
 from . import mountinfo
-from .errors import NotFound, VolumeError
+from .errors import VolumeError
 from .mountspec import MountPoint, parse_volume
 from .resolve import pin_subpath, resolve_bind_source, to_oci_mount, unpin
 from .service import VolumeService
+
+log = logging.getLogger(__name__)
 
 
 def inspect_mounts(svc: VolumeService, mps: list[MountPoint]) -> list[dict[str, Any]]:
@@ -78,37 +87,47 @@ def volumes_from(source: list[MountPoint], mode: str = "rw") -> list[MountPoint]
 
 
 def prepare(svc: VolumeService, cid: str, mps: list[MountPoint]) -> list[MountPoint]:
-    """Give every volume mount point a volume (created if missing) and a ref for ``cid``."""
-    made: list[str] = []
-    acquired: list[str] = []
+    """Give every volume mount point a volume (created if missing) and a ref for ``cid``.
+
+    Drivers and options are checked first, for every volume to be made, so a
+    bad one later in the list makes nothing. A failure after that (a plugin
+    refusing its create) removes the anonymous volumes made so far.
+    """
+    todo: list[tuple[MountPoint, str, dict[str, str] | None, dict[str, str] | None]] = []
+    for mp in mps:
+        if mp.Type != "volume":
+            continue
+        opts = mp.Spec.VolumeOptions
+        driver = mp.Driver or "local"
+        driver_opts = opts.DriverConfig.Options if opts and opts.DriverConfig else None
+        labels = opts.Labels if opts else None
+        todo.append((mp, driver, driver_opts, labels))
+        if not mp.Name or svc.store.get(mp.Name) is None:
+            svc.driver(driver).validate(dict(driver_opts or {}))
     try:
-        for mp in mps:
-            if mp.Type != "volume":
-                continue
-            opts = mp.Spec.VolumeOptions
-            driver = mp.Driver or "local"
-            driver_opts = opts.DriverConfig.Options if opts and opts.DriverConfig else None
-            labels = opts.Labels if opts else None
+        for mp, driver, driver_opts, labels in todo:
             if not mp.Name:
-                mp.Name = svc.create(None, driver, driver_opts, labels)["Name"]
-                made.append(mp.Name)
+                mp.Name = svc.create(None, driver, driver_opts, labels, ref=cid)["Name"]
+            elif svc.store.get(mp.Name) is None:
+                # (made by a racing create meanwhile: create is idempotent, ref and all)
+                svc.create(mp.Name, driver, driver_opts, labels, ref=cid)
             else:
-                try:
-                    existing = svc.get(mp.Name)
-                    mp.Driver = existing.Driver
-                except NotFound:
-                    svc.create(mp.Name, driver, driver_opts, labels)
-                    made.append(mp.Name)
+                svc.acquire(mp.Name, cid)
+                mp.Driver = svc.get(mp.Name).Driver  # the volume's, whatever was asked
             mp.Driver = mp.Driver or driver
-            svc.acquire(mp.Name, cid)
-            acquired.append(mp.Name)
     except BaseException:
-        for name in acquired:
-            svc.release(name, cid)
-        for name in made:
-            svc.remove(name, force=True)
+        try:
+            svc.forget(cid)
+        except VolumeError:  # the first error is the one to answer; reap finishes later
+            log.exception("undoing the volumes of %s", cid[:12])
         raise
     return mps
+
+
+def discard(svc: VolumeService, cid: str) -> list[str]:
+    """Undo ``prepare`` for a create that failed after it: ``cid``'s anonymous
+    volumes are removed, its refs released; named volumes stay."""
+    return svc.forget(cid)
 
 
 def _pin_dir(svc: VolumeService, cid: str) -> str:
@@ -166,7 +185,9 @@ def remove(svc: VolumeService, cid: str, mps: list[MountPoint], *,
             if mp.Type != "volume" or not mp.Name:
                 continue
             v = svc.store.get(mp.Name)
-            if v is None or not v.Anonymous:
+            # Docker's rule: a mount point the user named (``-v NAME:/d``) is
+            # never removed, even when the volume is anonymous (``volume create``)
+            if v is None or not v.Anonymous or mp.Spec.Source:
                 continue
             try:
                 svc.remove(mp.Name)

@@ -23,6 +23,10 @@ class Volume(msgspec.Struct, kw_only=True):
     Options: dict[str, str] = msgspec.field(default_factory=dict)
     Scope: str = "local"
     Anonymous: bool = False
+    # The container whose create made this anonymous volume ("" for named ones
+    # and ``volume create``'s): what the start-up clean-up and a failed create
+    # may remove. Never shown in inspect (Docker has no such field).
+    MadeFor: str = ""
 
 
 class UsageData(msgspec.Struct, kw_only=True):

@@ -16,6 +16,14 @@ goes before the driver unmounts, so after a ``kill -9`` a mount may exist
 with no user but never a user with no mount; ``restore`` removes such
 orphan mounts and collapses any mounted twice.
 
+Anonymous volumes of a container create (``create(ref=cid)``) are born
+with their ref, in one transaction, and remember the container they were
+made for. A create that fails calls ``forget(cid)``; one cut short by a
+``kill -9`` leaves refs of an id that never became a container, which the
+engine's start-up hands to ``reap``: either way the ref goes, and so does
+an anonymous volume made for that create that nobody else uses. Named
+volumes a create made stay (Docker keeps them), as do ``volume create``'s.
+
 One lock serialises changes. A hung plugin therefore stalls other volume
 calls for at most the plugin timeout; that is the price of simple,
 obviously-correct reference counting.
@@ -24,13 +32,14 @@ obviously-correct reference counting.
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import threading
 from typing import Any
 
 from dockyard.linux.atomic import cleanup_temps
 
-from . import copyup
+from . import copyup, mountinfo
 from .driver import Driver
 from .errors import Conflict, InvalidParameter, NotFound, VolumeError
 from .local import LocalDriver
@@ -39,6 +48,8 @@ from .names import ANONYMOUS_LABEL, new_anonymous_name, validate_name
 from .plugins import DEFAULT_TIMEOUT, SOCKET_DIRS, SPEC_DIRS, PluginRegistry
 from .store import Store
 from .usage import tree_size
+
+log = logging.getLogger(__name__)
 
 LIST_FILTERS = ("dangling", "driver", "label", "name")
 PRUNE_FILTERS = ("label", "label!", "all")
@@ -51,6 +62,16 @@ def _truthy(key: str, value: str) -> bool:
     if v in ("false", "0"):
         return False
     raise InvalidParameter(f"invalid filter '{key}={value}': want true/false/1/0")
+
+
+def parse_bool(key: str, value: str) -> bool:
+    """Go's ``strconv.ParseBool``, which Docker's ``all`` prune filter goes through."""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise InvalidParameter(f"invalid filter '{key}': strconv.ParseBool: parsing {value!r}: "
+                           "invalid syntax")
 
 
 def normalize_filters(filters: dict[str, Any] | None, allowed: tuple[str, ...]) -> \
@@ -112,6 +133,7 @@ class VolumeService:
         from .resolve import unpin
 
         with self._lock:
+            self._sweep_unrecorded()
             users: set[str] = set()
             for v in self.store.all():
                 mounted = self.store.mounts(v.Name)
@@ -125,6 +147,80 @@ class VolumeService:
                         unpin(os.path.join(pins, user, entry))
                     os.rmdir(os.path.join(pins, user))
 
+    def _sweep_unrecorded(self) -> None:
+        """Directories of anonymous volumes with no record: a create cut short
+        between the driver's ``create`` and the insert. Nothing ever named
+        them (the name is new each time) and nothing was written in them yet;
+        one that holds anything, or a mount, is left alone."""
+        from .names import is_anonymous_name
+
+        known = {v.Name for v in self.store.all()}
+        for entry in os.listdir(self.dir):
+            vdir = os.path.join(self.dir, entry)
+            if entry in known or not is_anonymous_name(entry) or not os.path.isdir(vdir):
+                continue
+            data = os.path.join(vdir, "_data")
+            if os.listdir(vdir) not in ([], ["_data"]) or \
+                    (os.path.isdir(data) and os.listdir(data)) or mountinfo.under(vdir):
+                continue
+            if os.path.isdir(data):
+                os.rmdir(data)
+            os.rmdir(vdir)
+
+    def reap(self, live: dict[str, builtins.list[str]]) -> builtins.list[str]:
+        """At the engine's start: make the users match the container records.
+
+        ``live`` maps every container with a record to the volumes its record
+        names. Their refs are put back if missing (a ``kill -9`` inside ``rm``
+        between the release and the record's removal: the container still
+        exists, so its volumes must not look unused to ``prune``). Any other
+        user is a create that never finished: ``forget`` it, which removes
+        the anonymous volumes made for it. Returns the volumes removed.
+        """
+        removed: builtins.list[str] = []
+        with self._lock:
+            known = {v.Name for v in self.store.all()}
+            with self.store.tx() as db:
+                for cid, names in live.items():
+                    for name in names:
+                        if name in known:
+                            db.execute("INSERT OR IGNORE INTO refs VALUES (?, ?)", (name, cid))
+            for user in sorted(self.store.users_all() - set(live)):
+                removed += self.forget(user)
+        return removed
+
+    def forget(self, cid: str) -> builtins.list[str]:
+        """A container create that failed (or died): remove the anonymous volumes
+        made for ``cid`` that nobody else uses, then release what ``cid`` still
+        holds. Named volumes it made stay, as Docker keeps them. Returns the
+        volumes removed.
+
+        The order survives a ``kill -9`` anywhere: such a volume's row (and
+        with it ``cid``'s ref on it) goes only after the driver removed it,
+        and the other refs after that, so until the very end an orphan ref
+        of ``cid`` is left for the next start's ``reap`` to finish the job.
+        """
+        removed: builtins.list[str] = []
+        with self._lock:
+            for v in self.store.all():
+                if v.MadeFor != cid or not v.Anonymous:
+                    continue
+                if (set(self.store.refs(v.Name)) | set(self.store.mounts(v.Name))) - {cid}:
+                    continue  # another container uses it now: theirs as much as ours
+                self.unmount(v.Name, cid)
+                try:
+                    self.driver(v.Driver).remove(v.Name, v.Options)
+                except VolumeError as ex:
+                    # kept, never half-removed: an unused anonymous volume,
+                    # which ``volume prune`` offers to remove
+                    log.warning("volume %s of failed create %s kept: %s", v.Name, cid[:12], ex)
+                    continue
+                with self.store.tx() as db:
+                    Store.delete(db, v.Name)  # its refs and mounts go with it (cascade)
+                removed.append(v.Name)
+            self.release_all(cid)
+        return removed
+
     # --- records -----------------------------------------------------------------
     def get(self, name: str) -> Volume:
         v = self.store.get(name)
@@ -134,11 +230,15 @@ class VolumeService:
 
     def create(self, name: str | None = None, driver: str = "local",
                driver_opts: dict[str, str] | None = None,
-               labels: dict[str, str] | None = None) -> dict[str, Any]:
+               labels: dict[str, str] | None = None, *, ref: str = "") -> dict[str, Any]:
         """Create a volume (idempotent for the same name and driver) and return its inspect.
 
         ``name=None`` (or "") makes an anonymous volume: 64 hex characters and
-        the ``com.docker.volume.anonymous`` label.
+        the ``com.docker.volume.anonymous`` label. ``ref``: the container that
+        will use it (Docker's ``WithCreateReference``), recorded in the same
+        transaction as the volume, so no crash leaves a volume made for a
+        container without the container's ref on it; an anonymous volume
+        also remembers it as ``MadeFor``.
         """
         driver = driver or "local"
         opts = dict(driver_opts or {})
@@ -159,16 +259,22 @@ class VolumeService:
                 if existing.Driver != driver:
                     raise Conflict(f"create {name}: driver '{existing.Driver}' already has "
                                    f"volume '{name}': volume name must be unique")
+                if ref:
+                    with self.store.tx() as db:
+                        db.execute("INSERT OR IGNORE INTO refs VALUES (?, ?)", (name, ref))
                 return self._inspect(existing)
             drv = self.driver(driver)
             drv.validate(opts)
             vol = Volume(Name=name, Driver=driver, CreatedAt=now_rfc3339(), Labels=labels,
                          Options=opts, Scope=drv.scope,
-                         Anonymous=anonymous or ANONYMOUS_LABEL in labels)
+                         Anonymous=anonymous or ANONYMOUS_LABEL in labels,
+                         MadeFor=ref if anonymous else "")
             drv.create(name, opts)
             try:
                 with self.store.tx() as db:
                     Store.insert(db, vol)
+                    if ref:
+                        db.execute("INSERT INTO refs VALUES (?, ?)", (name, ref))
             except BaseException:
                 drv.remove(name, opts)
                 raise
@@ -256,11 +362,17 @@ class VolumeService:
             dict[str, Any]:
         """Remove unused volumes: anonymous ones, or every unused one with ``all``.
 
+        As Docker (>= 23, API >= 1.42) does: "anonymous" is the
+        ``com.docker.volume.anonymous`` label; only the ``local`` driver's
+        volumes without mount options are candidates (nothing to reclaim in a
+        mount); the ``all`` filter takes one value, parsed as Go's ParseBool.
         Returns Docker's ``{"VolumesDeleted": [...], "SpaceReclaimed": n}``.
         """
         f = normalize_filters(filters, PRUNE_FILTERS)
+        if len(f.get("all", [])) > 1:
+            raise InvalidParameter(f"invalid filter 'all={f['all']}': only one value is expected")
         for value in f.get("all", []):
-            all = all or _truthy("all", value)
+            all = all or parse_bool("all", value)
         deleted: list[str] = []
         reclaimed = 0
         with self._lock:
@@ -268,7 +380,9 @@ class VolumeService:
             for v in self.store.all():
                 if refs.get(v.Name) or self.store.mounts(v.Name):
                     continue
-                if not all and not v.Anonymous:
+                if v.Driver != "local" or v.Options:
+                    continue
+                if not all and ANONYMOUS_LABEL not in v.Labels:
                     continue
                 if "label" in f and not _labels_match(v.Labels, f["label"]):
                     continue

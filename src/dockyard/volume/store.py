@@ -4,7 +4,8 @@
 holds three tables:
 
 - ``volumes``: one row per volume (name, driver, created, labels, options,
-  anonymous flag);
+  anonymous flag, and ``made_for``: the container an anonymous volume was
+  made for by its create, "" for any other volume);
 - ``refs``: (volume, ref) — a container that references the volume. While
   a row exists the volume is "in use": ``remove`` refuses and ``prune`` and
   ``dangling=true`` skip it;
@@ -12,9 +13,11 @@ holds three tables:
   The local driver mounts on the first row and unmounts when the last goes.
 
 Every change is one transaction, so a ``kill -9`` leaves the state before
-or after it; after a restart "in use" and "mounted by" are exactly what
-they were. The data itself lives beside the database, in
-``<root>/volumes/<name>/_data``, as Docker lays it out.
+or after it (a container's anonymous volume goes in with the container's
+ref in one: there is never such a volume that nothing points at); after a
+restart "in use" and "mounted by" are exactly what they were. The data
+itself lives beside the database, in ``<root>/volumes/<name>/_data``, as
+Docker lays it out.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ CREATE TABLE IF NOT EXISTS volumes (
     labels TEXT NOT NULL,
     options TEXT NOT NULL,
     scope TEXT NOT NULL,
-    anonymous INTEGER NOT NULL
+    anonymous INTEGER NOT NULL,
+    made_for TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS refs (
     volume TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,
@@ -59,6 +63,15 @@ class Store:
         self._database = Database(self.path, schema=_SCHEMA, foreign_keys=True)
         self._lock = self._database.lock
         self._db = self._database.conn
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Databases made before ``made_for`` existed get the column (empty: such
+        volumes are never taken for a cut-short create's)."""
+        with self.tx() as db:
+            cols = {r[1] for r in db.execute("PRAGMA table_info(volumes)")}
+            if "made_for" not in cols:
+                db.execute("ALTER TABLE volumes ADD COLUMN made_for TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._database.close()
@@ -71,29 +84,31 @@ class Store:
 
     # --- volumes -----------------------------------------------------------------
     @staticmethod
-    def _row(row: tuple[str, str, str, str, str, str, int]) -> Volume:
+    def _row(row: tuple[str, str, str, str, str, str, int, str]) -> Volume:
         return Volume(Name=row[0], Driver=row[1], CreatedAt=row[2], Labels=json.loads(row[3]),
-                      Options=json.loads(row[4]), Scope=row[5], Anonymous=bool(row[6]))
+                      Options=json.loads(row[4]), Scope=row[5], Anonymous=bool(row[6]),
+                      MadeFor=row[7])
 
     def get(self, name: str) -> Volume | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT name, driver, created_at, labels, options, scope, anonymous "
+                "SELECT name, driver, created_at, labels, options, scope, anonymous, made_for "
                 "FROM volumes WHERE name = ?", (name,)).fetchone()
         return self._row(row) if row else None
 
     def all(self) -> list[Volume]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT name, driver, created_at, labels, options, scope, anonymous "
+                "SELECT name, driver, created_at, labels, options, scope, anonymous, made_for "
                 "FROM volumes ORDER BY name").fetchall()
         return [self._row(r) for r in rows]
 
     @staticmethod
     def insert(db: sqlite3.Connection, v: Volume) -> None:
-        db.execute("INSERT INTO volumes VALUES (?, ?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO volumes (name, driver, created_at, labels, options, scope, "
+                   "anonymous, made_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (v.Name, v.Driver, v.CreatedAt, json.dumps(v.Labels), json.dumps(v.Options),
-                    v.Scope, int(v.Anonymous)))
+                    v.Scope, int(v.Anonymous), v.MadeFor))
 
     @staticmethod
     def delete(db: sqlite3.Connection, name: str) -> None:
@@ -109,6 +124,12 @@ class Store:
         with self._lock:
             return [r[0] for r in self._db.execute(
                 "SELECT ref FROM mounts WHERE volume = ? ORDER BY ref", (name,))]
+
+    def users_all(self) -> set[str]:
+        """Every id that references or mounts some volume."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT ref FROM refs UNION "
+                                                   "SELECT ref FROM mounts")}
 
     def ref_counts(self) -> dict[str, int]:
         with self._lock:

@@ -51,9 +51,14 @@ async def remove(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.StreamResponse:
+    """Anonymous unused volumes, or all unused ones with the ``all`` filter; for
+    clients older than API 1.42 always all (Docker 23 changed the default and
+    keeps the old one for them)."""
+    from ..version import API_VERSION, as_tuple
+
     filters: dict[str, Any] = dict(params.filters(request.query))
-    all_ = filters.pop("all", ["false"])[0].lower() in ("1", "true")
-    return json_response(await asyncio.to_thread(_svc(request).prune, all=all_,
+    old = as_tuple(request.match_info.get("version") or API_VERSION) < (1, 42)
+    return json_response(await asyncio.to_thread(_svc(request).prune, all=old,
                                                  filters=filters))
 
 
