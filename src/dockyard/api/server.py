@@ -42,6 +42,11 @@ SERVER = f"dockyard/{dockyard.__version__} (linux)"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Docker's daemon (Go net/http, MaxHeaderBytes) reads a request line and headers of up to
+# 1 MiB; aiohttp's defaults (8190 bytes a line) would cap what clients put in a query, such
+# as POST /build's buildargs and dockyard's secrets= extension. Past it: a 400 naming it.
+MAX_HEADER_BYTES = 1 << 20
+
 
 def error(status: int, message: str) -> web.Response:
     return web.Response(status=status, body=to_json({"message": message}),
@@ -110,7 +115,8 @@ def make_app(engine: Any, images: Any, volumes: Any = None,
     from .routes import volumes as vol_routes
 
     app = web.Application(middlewares=[middleware], client_max_size=64 * 1024 * 1024,
-                          handler_args={"max_field_size": 65536})
+                          handler_args={"max_line_size": MAX_HEADER_BYTES,
+                                        "max_field_size": MAX_HEADER_BYTES})
     app[ENGINE] = engine
     app[IMAGES] = images
     app[VOLUMES] = volumes
@@ -127,7 +133,9 @@ def make_app(engine: Any, images: Any, volumes: Any = None,
 
 
 async def serve(app: web.Application, sockets: list[str]) -> web.AppRunner:
-    """Listen on each unix socket path (mode 0660, group docker when it exists)."""
+    """Listen on each unix socket path (mode 0660, group docker when it exists). The
+    request line and header limits are the app's (``MAX_HEADER_BYTES``): aiohttp takes
+    ``handler_args`` over the runner's arguments."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     for path in sockets:

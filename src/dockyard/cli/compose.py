@@ -1,12 +1,12 @@
 """``dockyard compose …``: docker compose's command line.
 
 The global flags (``-f``, ``-p``, ``--project-directory``, ``--env-file``,
-``--profile``) go before the subcommand, as with docker compose. So far the
-commands that need no engine: ``config``; those that drive an engine through
-the Docker Engine API (``$DOCKER_HOST`` or ``-H``): ``up``, ``down``, ``ps``,
-``logs``, ``start``, ``stop``, ``restart``, ``kill``, ``rm``, ``exec``, ``run``. Errors print docker compose's
-way and exit with its codes: 14 when no compose file is found, 15 when a
-project does not load (``ComposeParseFailure``).
+``--profile``) go before the subcommand, as with docker compose. ``config`` needs
+no engine; the others drive one through the Docker Engine API (``$DOCKER_HOST`` or
+``-H``); ``run`` and ``exec`` pipe our stdin (``-i``, pflag's ``-i=false``) and
+pick a tty as docker compose does (``_tty``). Errors print docker compose's way and
+exit with its codes: 14 when no compose file is found, 15 when a project does not
+load (``ComposeParseFailure``).
 """
 
 from __future__ import annotations
@@ -134,11 +134,13 @@ def _say(obj: str, status: str) -> None:
     click.echo(f" {obj}  {status}", err=True)
 
 
-def _engine(ctx: click.Context, services: Iterable[str] = ()) -> tuple[Any, Any]:
-    """(loaded project, client); the project is loaded before anything touches the engine."""
+def _engine(ctx: click.Context, services: Iterable[str] = (), *,
+            target: bool = False) -> tuple[Any, Any]:
+    """(loaded project, client); the project is loaded before anything touches the engine.
+    ``target``: loaded for ``services`` (their profiles enabled, the others disabled)."""
     from dockyard.client import Client, ConnectionFailed
 
-    loaded = load(ctx)
+    loaded = load(ctx, services if target else ())
     unknown = [s for s in services if s not in loaded.project.services]
     if unknown:
         _fail(f"no such service: {unknown[0]}", 1)
@@ -245,6 +247,7 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
 
 
 @compose.command("down")
+@click.argument("services", nargs=-1)
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes and anonymous volumes")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
 @click.option("-t", "--timeout", type=int, default=None, help="Shutdown timeout in seconds")
@@ -252,16 +255,17 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
               help='Remove images used by services: "local" only those built without an '
                    'image: name, "all" every service\'s')
 @click.pass_context
-def down_cmd(ctx: click.Context, volumes: bool, remove_orphans: bool, timeout: int | None,
-             rmi: str | None) -> None:
-    """Stop and remove containers, networks (and with -v volumes, with --rmi images)."""
+def down_cmd(ctx: click.Context, services: tuple[str, ...], volumes: bool,
+             remove_orphans: bool, timeout: int | None, rmi: str | None) -> None:
+    """Stop and remove containers, networks (and with -v volumes, with --rmi images).
+    SERVICES: only theirs (their profiles enabled), and their dependents'."""
     from dockyard.compose.lifecycle import RMI, down
 
     if rmi is not None and rmi not in RMI:
         _fail(f"invalid --rmi {rmi!r}: expected local or all", 1)
-    loaded, client = _engine(ctx)
+    loaded, client = _engine(ctx, services, target=True)
     _run(down, client, loaded.project, _say, volumes=volumes, remove_orphans=remove_orphans,
-         timeout=timeout, rmi=rmi)
+         timeout=timeout, rmi=rmi, known_services=loaded.disabled_services, services=services)
 
 
 @compose.command("ps")
@@ -359,9 +363,63 @@ def rm_cmd(ctx: click.Context, services: tuple[str, ...], force: bool, stop_firs
         click.echo("No stopped containers", err=True)
 
 
-@compose.command("exec", context_settings={"allow_interspersed_args": False})
+class _PflagBools(click.Command):
+    """docker compose's boolean flags take a value too, as pflag's do (``-i=false``,
+    ``--interactive=0``, ``--tty=true``): rewritten to the click switch before parsing."""
+
+    SWITCHES = {"-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty"}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        valued = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                  for o in p.opts}
+        out, rest = [], list(args)
+        while rest and rest[0].startswith("-") and rest[0] not in ("-", "--"):
+            a = rest.pop(0)
+            name, eq, value = a.partition("=")
+            if eq and name in self.SWITCHES:
+                on = {"1": True, "t": True, "true": True, "0": False, "f": False,
+                      "false": False}.get(value.lower())
+                if on is None:
+                    raise click.BadParameter(f"invalid value {value!r} for {name}: expected "
+                                             f"true or false", ctx=ctx)
+                a = f"--{'' if on else 'no-'}{self.SWITCHES[name]}"
+            out.append(a)
+            if a in valued and rest:
+                out.append(rest.pop(0))  # the option's value, whatever it looks like
+        return super().parse_args(ctx, out + rest)
+
+
+def _tty(ctx: click.Context, tty: bool, no_tty: bool, *, detached: bool = False) -> bool | None:
+    """docker compose's run/exec tty: ``-t``/``-T`` as given (not both); else one when our
+    stdout is a terminal, and our stdin too unless ``-i`` was given. ``detached``: None (the
+    service's ``tty:``) unless given: there is no terminal of ours to follow."""
+    from click.core import ParameterSource
+
+    given = {n for n in ("tty", "no_tty", "interactive")
+             if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
+    if {"tty", "no_tty"} <= given:
+        _fail("--tty and --no-TTY can't be used together", 1)
+    if "tty" in given:
+        return tty
+    if no_tty:
+        return False
+    if detached:
+        return None
+    return sys.stdout.isatty() and ("interactive" in given or sys.stdin.isatty())
+
+
+_interactive = click.option("-i", "--interactive/--no-interactive", default=True,
+                            help="Keep STDIN open (default; -i=false: no stdin)")
+_tty_flag = click.option("-t", "--tty/--no-tty", default=True, hidden=True,
+                         help="Allocate a pseudo-TTY")
+
+
+@compose.command("exec", cls=_PflagBools, context_settings={"allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
-@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True,
+              help="Disable pseudo-TTY allocation (default: auto-detected)")
+@_interactive
+@_tty_flag
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
 @click.option("-u", "--user", default="", help="Run the command as this user")
 @click.option("-w", "--workdir", default="", help="Path to workdir directory for this command")
@@ -369,8 +427,9 @@ def rm_cmd(ctx: click.Context, services: tuple[str, ...], force: bool, stop_firs
 @click.argument("service")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...], user: str,
-             workdir: str, index: int, service: str, command: tuple[str, ...]) -> None:
+def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, interactive: bool, tty: bool,
+             env: tuple[str, ...], user: str, workdir: str, index: int, service: str,
+             command: tuple[str, ...]) -> None:
     """Execute a command in a running container."""
     from dockyard.cli.engine_client import stream
     from dockyard.compose import labels as L
@@ -382,20 +441,21 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...
              if c["Labels"].get(L.CONTAINER_NUMBER) == str(index)]
     if not match:
         _fail(f"service {service!r} is not running", 1)
-    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    tty = bool(_tty(ctx, tty, no_tty, detached=detach))
+    stdin = interactive and not detach
     xid = _run(client.exec_create, match[0]["Id"], {
-        "AttachStdin": not detach and tty, "AttachStdout": not detach,
+        "AttachStdin": stdin, "AttachStdout": not detach,
         "AttachStderr": not detach, "Tty": tty, "Cmd": list(command), "Env": list(env) or None,
         "WorkingDir": workdir, "User": user})
     h = _run(client.exec_start, xid, tty=tty, detach=detach)
     if h is None:
         return
-    stream(h, tty=tty, stdin=tty, resize=lambda r, c: client.exec_resize(xid, r, c))
+    stream(h, tty=tty, stdin=stdin, resize=lambda r, c: client.exec_resize(xid, r, c))
     code = client.exec_inspect(xid).get("ExitCode")
     sys.exit(int(code) if code is not None else 0)
 
 
-@compose.command("run", context_settings={"allow_interspersed_args": False})
+@compose.command("run", cls=_PflagBools, context_settings={"allow_interspersed_args": False})
 @click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits")
 @click.option("-d", "--detach", is_flag=True, help="Run container in background")
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
@@ -406,7 +466,10 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...
               help="Run command with all service's ports enabled and mapped to the host")
 @click.option("--no-deps", is_flag=True, help="Don't start linked services")
 @click.option("--name", default=None, help="Assign a name to the container")
-@click.option("-T", "--no-TTY", "no_tty", is_flag=True, help="Disable pseudo-TTY allocation")
+@click.option("-T", "--no-TTY", "no_tty", is_flag=True,
+              help="Disable pseudo-TTY allocation (default: auto-detected)")
+@_interactive
+@_tty_flag
 @click.option("--entrypoint", default=None, help="Override the entrypoint of the image")
 @click.option("-w", "--workdir", default=None, help="Working directory inside the container")
 @click.option("-u", "--user", default=None, help="Run as specified username or uid")
@@ -416,19 +479,23 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, env: tuple[str, ...
 def run_cmd(ctx: click.Context, auto_remove: bool, detach: bool, env: tuple[str, ...],
             labels: tuple[str, ...], volumes: tuple[str, ...], publish: tuple[str, ...],
             service_ports: bool, no_deps: bool, name: str | None, no_tty: bool,
-            entrypoint: str | None, workdir: str | None, user: str | None, service: str,
+            interactive: bool, tty: bool, entrypoint: str | None, workdir: str | None, user: str | None, service: str,
             command: tuple[str, ...]) -> None:
     """Run a one-off command on a service (its dependencies are brought up first)."""
+    from dockyard.cli.engine_client import stream
     from dockyard.compose.run import RunOptions, run_oneoff
 
+    chosen = _tty(ctx, tty, no_tty, detached=detach)
     loaded, client = _engine(ctx, [service])
     opts = RunOptions(env=list(env), labels=list(labels), volumes=list(volumes),
                       publish=list(publish), service_ports=service_ports, no_deps=no_deps,
-                      name=name, detach=detach, auto_remove=auto_remove, no_tty=no_tty,
+                      name=name, detach=detach, auto_remove=auto_remove, tty=chosen,
+                      interactive=interactive,
                       entrypoint=entrypoint, workdir=workdir, user=user,
                       known_services=loaded.disabled_services)
     code = _run(run_oneoff, client, loaded.project, service, list(command) or None, _say,
-                opts, click.echo)
+                opts, click.echo, lambda h, t, i, resize: stream(h, tty=t, stdin=i,
+                                                                  resize=resize))
     sys.exit(code)
 
 
@@ -551,7 +618,7 @@ def wait_cmd(ctx: click.Context, services: tuple[str, ...], down_project: bool) 
     if down_project:
         from dockyard.compose.lifecycle import down
 
-        _run(down, client, loaded.project, _say)
+        _run(down, client, loaded.project, _say, known_services=loaded.disabled_services)
     sys.exit(codes[0][1] if codes else 0)
 
 

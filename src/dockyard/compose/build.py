@@ -53,9 +53,10 @@ def image_name(project: Project, service: Service) -> str:
     return service.image or f"{project.name}-{service.name}"
 
 
-# The request line (and so the query) is limited to 8190 bytes by the daemon's
-# HTTP parser: what secrets may take of it, leaving room for the other options.
-SECRETS_MAX_QUERY = 5120
+# Docker's daemon (Go's MaxHeaderBytes) and dockyard's (api/server.py MAX_HEADER_BYTES) read
+# a request line of up to 1 MiB: the query (build args, labels, secrets…) must fit in it,
+# with room left for the method, the path and the headers.
+QUERY_MAX = (1 << 20) - 4096
 
 
 def context_tar(context: str, dockerfile: str, inline: str | None = None) -> IO[bytes]:
@@ -176,6 +177,18 @@ def _check_extension(client: Client, service: Service, what: str) -> None:
             f"takes them through its POST /build extension")
 
 
+def query_size(params: dict[str, Any]) -> int:
+    """The length of ``POST /build``'s query as the client sends ``params`` (dicts and lists
+    as JSON, booleans as 1/0, None left out; escaped as RFC 3986's unreserved set)."""
+    def text(v: Any) -> str:
+        if isinstance(v, dict | list):
+            return json.dumps(v)
+        return ("1" if v else "0") if isinstance(v, bool) else str(v)
+
+    return sum(len(urllib.parse.quote(k, safe="")) + len(urllib.parse.quote(text(v), safe=""))
+               + 2 for k, v in params.items() if v is not None)
+
+
 def _chunks(f: IO[bytes]) -> Iterator[bytes]:
     while chunk := f.read(1 << 16):
         yield chunk
@@ -210,11 +223,14 @@ def build_service(client: Client, project: Project, service: Service, emit: Emit
             _check_extension(client, service, what)
     if values:
         params["secrets"] = {k: base64.b64encode(v).decode() for k, v in values.items()}
-        if len(urllib.parse.quote(json.dumps(params["secrets"]))) > SECRETS_MAX_QUERY:
-            raise EngineCommandError(f"service {service.name!r}: build.secrets are too large "
-                                     f"for the request (about 3 KiB in all at most)")
     if ssh:
         params["ssh"] = ssh
+    size = query_size(params)
+    if size > QUERY_MAX:
+        raise EngineCommandError(
+            f"service {service.name!r}: the build's options (build args, labels, secrets) take "
+            f"{size} bytes of the request line, more than the {QUERY_MAX} an engine reads "
+            f"(secrets, base64-encoded, can total some 700 KiB)")
     tar = context_tar(context, dockerfile, inline)
     image_id = ""
     try:

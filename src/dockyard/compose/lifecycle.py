@@ -175,12 +175,26 @@ def down_images(project: Project, rmi: str) -> list[str]:
 
 def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
          remove_orphans: bool = False, timeout: int | None = None,
-         rmi: str | None = None) -> None:
+         rmi: str | None = None, known_services: Iterable[str] = (),
+         services: Iterable[str] = ()) -> None:
     """Containers (orphans with ``--remove-orphans``), then networks, then with ``-v``
     the project's named volumes (never external ones) and the containers' anonymous
-    ones, then with ``--rmi`` images (:func:`down_images`)."""
+    ones, then with ``--rmi`` images (:func:`down_images`).
+
+    ``known_services``: the services disabled by profiles. As docker compose's, ``down``
+    leaves their containers (they are no orphans, even for ``--remove-orphans``) and their
+    images alone: ``--profile P down`` enables them, and takes them down. A network or
+    volume still in use stays, with docker compose's "Resource is still in use".
+
+    ``services`` (``down SERVICE…``; the project loaded for them, so their profiles are
+    enabled): only their containers and their dependents', and only the networks and
+    volumes the project's services use."""
     images = down_images(project, rmi) if rmi else []  # a bad --rmi changes nothing
-    containers = project_containers(client, project.name, oneoff=None)
+    disabled = set(known_services)
+    chosen = _with_dependents(project, services) if services else None
+    containers = [c for c in project_containers(client, project.name, oneoff=None)
+                  if c["Labels"].get(L.SERVICE) not in disabled
+                  and (chosen is None or c["Labels"].get(L.SERVICE) in chosen)]
     known = set(project.services)
     orphans = [c for c in containers if c["Labels"].get(L.SERVICE) not in known
                and c["Labels"].get(L.ONEOFF) != "True"]
@@ -188,6 +202,7 @@ def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
         for c in orphans:
             say(f"Found orphan containers ([{name_of(c)}]) for this project", "Warning")
         containers = [c for c in containers if c not in orphans]
+
     def one(c: dict[str, Any]) -> None:
         say(f"Container {name_of(c)}", "Stopping")
         if c.get("State") in ("running", "restarting", "paused"):
@@ -198,29 +213,63 @@ def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
 
     for group in _by_level(project, containers, reverse=True):
         _each(group, one)
+    used = project.services.values() if chosen is not None else None
+    _down_networks(client, project, say, None if used is None else
+                   {project.networks[k].name for s in used for k in s.networks
+                    if k in project.networks})
+    if volumes:
+        _down_volumes(client, project, say, None if used is None else
+                      {project.volumes[v.source].name for s in used for v in s.volumes
+                       if v.type == "volume" and v.source in project.volumes})
+    for ref in images:
+        _remove_image(client, ref, say)
+
+
+def _with_dependents(project: Project, services: Iterable[str]) -> set[str]:
+    """``services`` and, transitively, the services that depend on one of them."""
+    out = set(services)
+    grew = True
+    while grew:
+        more = {n for n, s in project.services.items() if n not in out and out & set(s.depends_on)}
+        out |= more
+        grew = bool(more)
+    return out
+
+
+def _down_networks(client: Client, project: Project, say: Say, only: set[str] | None) -> None:
+    """The project's networks (by label; ``only`` these names), never external ones."""
     external = {n.name for n in project.networks.values() if n.external}
     for net in project_networks(client, project.name):
-        if net["Name"] in external:
+        if net["Name"] in external or (only is not None and net["Name"] not in only):
             continue
         try:
             client.network_remove(net["Id"])
         except APIError as e:
+            if e.status in (403, 409):  # endpoints left (a disabled service's, another's)
+                say(f"Network {net['Name']}", "Resource is still in use")
+                continue
             if e.status != 404:
                 raise EngineCommandError(f"network {net['Name']}: {e.message}") from None
         say(f"Network {net['Name']}", "Removed")
-    if volumes:
-        mine = {v.name for v in project.volumes.values() if not v.external}
-        for vol in project_volumes(client, project.name):
-            if vol["Name"] not in mine and (vol.get("Labels") or {}).get(L.VOLUME) is None:
+
+
+def _down_volumes(client: Client, project: Project, say: Say, only: set[str] | None) -> None:
+    """``-v``: the project's named volumes (``only`` these), never external ones."""
+    mine = {v.name for v in project.volumes.values() if not v.external}
+    for vol in project_volumes(client, project.name):
+        if only is not None and vol["Name"] not in only:
+            continue
+        if vol["Name"] not in mine and (vol.get("Labels") or {}).get(L.VOLUME) is None:
+            continue
+        try:
+            client.volume_remove(vol["Name"])
+        except APIError as e:
+            if e.status == 409:
+                say(f"Volume {vol['Name']}", "Resource is still in use")
                 continue
-            try:
-                client.volume_remove(vol["Name"])
-            except APIError as e:
-                if e.status != 404:
-                    raise EngineCommandError(f"volume {vol['Name']}: {e.message}") from None
-            say(f"Volume {vol['Name']}", "Removed")
-    for ref in images:
-        _remove_image(client, ref, say)
+            if e.status != 404:
+                raise EngineCommandError(f"volume {vol['Name']}: {e.message}") from None
+        say(f"Volume {vol['Name']}", "Removed")
 
 
 def _remove_image(client: Client, ref: str, say: Say) -> None:

@@ -15,7 +15,16 @@ What docker compose's ``run`` flags change in the service's container:
     -v/--volume       more mounts (short syntax; a relative source is from
                       the current directory, a project volume key its volume)
     --entrypoint      the entrypoint (a shell-quoted string; ``""`` clears it)
-    -w/--workdir, -u/--user, -T (no TTY), --rm, -d, --name
+    -i/--interactive  stdin open (``OpenStdin``; the default, ``=false`` turns it off)
+                      and, attached, ours piped to it: EOF closes it (``StdinOnce``)
+    -t/-T             a tty or not (``RunOptions.tty``; the CLI decides as docker
+                      compose does: one when our stdin and stdout are terminals)
+    -w/--workdir, -u/--user, --rm, -d, --name
+
+Attached, the one-off is attached to (``POST /containers/{id}/attach``, stdin
+with ``-i``) before it starts, so no output is missed, and copied through the
+caller's ``Streamer`` (the CLI's terminal handling: raw mode, resize); its exit
+code is read once the stream ends.
 """
 
 from __future__ import annotations
@@ -23,10 +32,10 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dockyard.client import APIError, Client
+from dockyard.client import APIError, Client, Hijacked
 from dockyard.compose import labels as L
 from dockyard.compose.engine_api import (
     container_body,
@@ -48,6 +57,10 @@ from dockyard.compose.up import (
     with_image_label,
 )
 
+# (hijacked attach, tty, stdin, resize(rows, cols)): copies the stream to and from the
+# user's terminal until the container's output ends.
+Streamer = Callable[[Hijacked, bool, bool, Callable[[int, int], None]], None]
+
 
 @dataclass
 class RunOptions:
@@ -61,6 +74,8 @@ class RunOptions:
     detach: bool = False
     auto_remove: bool = False
     no_tty: bool = False
+    tty: bool | None = None  # None: the service's ``tty:`` (unless no_tty)
+    interactive: bool = True
     entrypoint: str | None = None
     workdir: str | None = None
     user: str | None = None
@@ -115,8 +130,14 @@ def run_body(project: Project, service: str, command: list[str] | None,
         body["WorkingDir"] = opts.workdir
     if opts.user is not None:
         body["User"] = opts.user
+    if opts.tty is not None:
+        body["Tty"] = opts.tty
     if opts.no_tty:
         body["Tty"] = False
+    # docker compose: the one-off's stdin is open with -i (the default), whatever the
+    # service's stdin_open; closed when the attached client's stdin ends
+    attached = opts.interactive and not opts.detach
+    body.update(OpenStdin=opts.interactive, StdinOnce=attached, AttachStdin=attached)
     if opts.auto_remove and opts.detach:
         host["AutoRemove"] = True  # nobody waits for it here: the engine removes it on exit
     return body
@@ -140,8 +161,13 @@ def _mount(project: Project, spec: str) -> dict[str, Any]:
 
 
 def run_oneoff(client: Client, project: Project, service: str, command: list[str] | None,
-               say: Say, opts: RunOptions, emit: Callable[[str], None]) -> int:
+               say: Say, opts: RunOptions, emit: Callable[[str], None],
+               streamer: Streamer | None = None) -> int:
+    """Run the one-off; its exit code (0 with ``-d``). Without a ``streamer`` its output
+    goes line by line through ``emit`` and it gets no stdin."""
     svc = project.services[service]
+    if streamer is None and not opts.detach:
+        opts = replace(opts, interactive=False)  # nobody would write to, or close, its stdin
     body = run_body(project, service, command, opts)  # flags checked before anything starts
     deps = sorted(with_dependencies(project, [service]) - {service})
     if deps and not opts.no_deps:
@@ -162,9 +188,14 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
         cid = client.create(body, name=cname)["Id"]
     except APIError as e:
         raise EngineCommandError(f"run {service}: {e.message}") from None
+    h = None
     try:
+        if streamer is not None and not opts.detach:
+            h = client.attach(cid, stdin=opts.interactive)  # before the start: nothing missed
         client.start(cid)
     except APIError as e:
+        if h is not None:
+            h.close()
         if opts.auto_remove:
             _remove_quietly(client, cid)
         raise EngineCommandError(f"run {service}: {e.message}") from None
@@ -172,12 +203,24 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
         emit(cname)
         return 0
     try:
-        print_logs(client, [{"Id": cid, "Names": [cname]}], emit, follow=True, prefix=False)
+        if h is not None and streamer is not None:
+            streamer(h, bool(body["Tty"]), opts.interactive,
+                     lambda rows, cols: _resize(client, cid, rows, cols))
+        else:
+            print_logs(client, [{"Id": cid, "Names": [cname]}], emit, follow=True,
+                       prefix=False)
         code = int(client.wait(cid).get("StatusCode", 0))
     finally:
         if opts.auto_remove:
             _remove_quietly(client, cid)
     return code
+
+
+def _resize(client: Client, cid: str, rows: int, cols: int) -> None:
+    try:
+        client.resize(cid, rows, cols)
+    except APIError:
+        pass  # not running (yet, or any more)
 
 
 def _remove_quietly(client: Client, cid: str) -> None:

@@ -38,7 +38,9 @@ daemon's own, whose clients are already trusted as root): never in clear
 over a network. The daemon keeps no access log, so the values are written
 nowhere; the builder holds secrets in memory and mounts them for the steps
 that ask, never into a layer, the history or a cache key. The request line
-is limited to 8 KiB, so secrets can total a few KiB. ``dockyard compose``
+and each header may take 1 MiB (``server.MAX_HEADER_BYTES``, as Docker's daemon), so
+secrets can total some 700 KiB (base64, then URL-encoded); a longer request line is a 400
+naming the limit. ``dockyard compose``
 sends them for ``build.secrets`` / ``build.ssh``, after checking through
 ``GET /version`` (``Platform.Name``) that the engine is dockyard's.
 """
