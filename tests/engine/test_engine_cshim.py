@@ -174,9 +174,18 @@ def test_stdin_through_a_started_container(cd: Daemon, unique: str) -> None:
     # Python supervisor first, and what it still holds is carried over
     r = cd.docker("run", "--name", name, "-i", "busybox", "sh", "-c", "sleep 0.5; cat; echo done",
                   input=data, check=True, timeout=60)
-    assert r.stdout == data + b"done\n"
+    # (not `==` on 600 KB: pytest's diff of two such strings takes minutes)
+    want = data + b"done\n"
+    assert r.stdout == want, _first_difference(r.stdout, want)
     assert _took_over(cd, name)
     cd.docker("rm", name)
+
+
+def _first_difference(got: bytes, want: bytes) -> str:
+    n = next((i for i, (x, y) in enumerate(zip(got, want, strict=False)) if x != y),
+             min(len(got), len(want)))
+    return (f"{len(got)} bytes, want {len(want)}; first difference at {n}: "
+            f"{got[max(0, n - 20):n + 40]!r} vs {want[max(0, n - 20):n + 40]!r}")
 
 
 def test_log_driver_none_is_handed_over_too(cd: Daemon, unique: str) -> None:

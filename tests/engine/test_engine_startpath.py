@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_helpers import Daemon
 
 from dockyard.engine import cshim, supervisor, zygote
 
@@ -99,3 +102,71 @@ def test_python_mode_finds_nothing_ahead(monkeypatch: pytest.MonkeyPatch, tmp_pa
     zygote._find_shim()
     assert supervisor.SHIM_AHEAD is None
     assert supervisor._wanted_shim() == ("", "")
+
+
+def _attach_stdin(sock_path: str, cid: str) -> socket.socket:
+    """A hijacked attach (stdin, stdout) before the start, as ``docker run -i`` makes."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    s.sendall(f"POST /containers/{cid}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+              "Host: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+              .encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def _read_stdout(s: socket.socket) -> bytes:
+    """The multiplexed stream (no tty) until EOF: stdout's bytes."""
+    buf, out = b"", bytearray()
+    while chunk := s.recv(65536):
+        buf += chunk
+        while len(buf) >= 8:
+            size = struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            if buf[0] == 1:
+                out += buf[8:8 + size]
+            buf = buf[8 + size:]
+    return bytes(out)
+
+
+@pytest.mark.needs_root
+def test_stdin_written_during_the_start_keeps_its_order(daemon: Daemon, unique: str) -> None:
+    """Input that reaches an attach while the container starts goes to it in order: before,
+    what came before the start was sent last (overtaken by what came during the start) and
+    an end of input during it cut the rest off."""
+    api = daemon.api()
+    r = api.post("/containers/create", params={"name": unique}, json={
+        "Image": "busybox", "Cmd": ["cat"], "OpenStdin": True, "StdinOnce": True,
+        "AttachStdin": True, "HostConfig": {"NetworkMode": "none"}})
+    assert r.status_code == 201, r.text
+    cid = r.json()["Id"]
+    s = _attach_stdin(daemon.sock, cid)
+    lines = [f"line {i:05d}\n".encode() for i in range(3000)]
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(_read_stdout(s)))
+    reader.start()
+
+    def write() -> None:
+        for i, line in enumerate(lines):
+            s.sendall(line)
+            if i % 10 == 0:
+                time.sleep(0.001)  # ~0.3 s of input, straddling the start
+        s.shutdown(socket.SHUT_WR)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.05)  # some input before the start
+    assert api.post(f"/containers/{cid}/start").status_code == 204
+    writer.join(30)
+    reader.join(30)
+    assert out, "no output"
+    got = out[0].splitlines(keepends=True)
+    assert got == lines, (len(got), got[:3], next((i for i, (a, b) in enumerate(zip(got, lines, strict=False))
+                                                  if a != b), None))
+    api.delete(f"/containers/{cid}", params={"force": "1"})

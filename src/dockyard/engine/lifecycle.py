@@ -167,6 +167,16 @@ class LifecycleMixin(EngineBase):
         e.pending.clear()
         await shim.open()
         e.shim = shim
+        # From here attach sessions write stdin straight to the shim
+        # (attach.py): what they buffered before goes first, in this same
+        # step, or later input would overtake it (and an early EOF cut it
+        # off). The supervisor reads it once the init's stdio exists.
+        if e.stdin_buf:
+            shim.stdin(0, bytes(e.stdin_buf))
+            e.stdin_buf.clear()
+        if e.stdin_eof:
+            shim.close_stdin(0)
+            e.stdin_eof = False
         e.exited.clear()
         first = await self._await_event(shim, shim.first)
         if first.get("event") == "created":
@@ -178,12 +188,6 @@ class LifecycleMixin(EngineBase):
                 await self._start_failed(e, str(ex))
             shim.start()
             first = await self._await_event(shim, shim.started)
-        if e.stdin_buf:
-            shim.stdin(0, bytes(e.stdin_buf))
-            e.stdin_buf.clear()
-        if e.stdin_eof:
-            shim.close_stdin(0)
-            e.stdin_eof = False
         if first.get("event") != "started":
             await self._start_failed(e, first.get("message", "unknown error"))
         st = rec.State
