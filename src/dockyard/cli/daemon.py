@@ -294,7 +294,7 @@ def _run(root: str, run_root: str, sockets: list[str], level: str, log_driver: s
         volumes.restore()
         from dockyard.network import NetworkService
 
-        # pyroute2's synchronous calls run their own event loop: never on ours.
+        # Netlink requests block (and the bridge's set-up can take a while): off the loop.
         networks = await asyncio.to_thread(
             lambda: NetworkService(root, run_root, table=_net_table(bridge, root),
                                    link_prefix=_link_prefix(bridge, root),

@@ -4,7 +4,7 @@ Owns IPAM (``ipam.py``: Docker's default pools, ``--subnet/--ip-range/
 --gateway/--aux-address``, fixed addresses), the drivers (``drivers/``:
 ``bridge``, ``host``, ``none``, ``macvlan``, ``ipvlan``, listed in
 ``drivers.BUILTINS``; the contract leaves room for ``overlay``), netlink
-steps (``links.py``, pyroute2), the firewall (``firewall.py``: the rule
+steps (``links.py``, on ``dockyard.linux.rtnetlink``), the firewall (``firewall.py``: the rule
 set and the backend contract, chosen in ``firewall.select``;
 ``firewall_nft.py``: our own nftables tables swapped whole in one
 transaction, the default; ``firewall_iptables.py``: our own ``DOCKYARD-*``
@@ -50,7 +50,7 @@ connects, disconnects or stops, the joiner sees that. Connecting or
 publishing for the joiner is refused by Docker ("conflicting options") and
 must be by the engine; here it would act on X's namespace.
 
-Imports ``linux`` (atomic writes) only; must never import ``engine``,
+Imports ``linux`` (atomic writes, setns, rtnetlink) only; must never import ``engine``,
 ``api``, ``client``, ``cli`` or anything above it.
 """
 

@@ -1,12 +1,10 @@
-"""Netlink steps through pyroute2: bridges, veth pairs, macvlan/ipvlan, sandbox setup.
+"""Netlink steps (``dockyard.linux.rtnetlink``): bridges, veth pairs, macvlan/ipvlan, sandboxes.
 
 Inside a sandbox we never ``setns`` this process, nor fork it (it has
 threads: the DNS server's, the daemon's): a netlink socket belongs to the
 namespace its creator was in, and ``setns(CLONE_NEWNET)`` moves only the
 calling thread. So a short-lived thread joins the sandbox, opens the
-socket and exits; ``IPRoute(use_socket=…)`` then works on it from here.
-(pyroute2's own ``IPRoute(netns=…)`` forks a multiprocessing child per
-call: slower, and unsafe in a threaded process.)
+socket and exits; ``RtNetlink(sock)`` then works on it from here.
 
 Links are created under a name carrying the service's link prefix and
 renamed (``eth0``…) only inside the sandbox: a veth's sandbox end is made
@@ -25,37 +23,29 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from dockyard.linux import syscalls
+from dockyard.linux import rtnetlink, syscalls
+from dockyard.linux.rtnetlink import IFA_F_NODAD, NetlinkError, RtNetlink
 
 from .errors import InvalidParameter, NetworkError
 
-if TYPE_CHECKING:
-    # pyroute2 is ~9 MiB of modules: imported on the first netlink request
-    # (iproute()), not by a daemon that never touches a link (``--bridge none``).
-    from pyroute2 import IPRoute
-
 IFNAMSIZ = 15
-IFA_F_NODAD = 0x02
-NETLINK_ROUTE = 0
 LOOPBACK_IFINDEX = 1  # the kernel's fixed index of ``lo`` in every network namespace
 
 
 @contextlib.contextmanager
-def iproute(netns_path: str | None = None) -> Iterator[IPRoute]:
-    from pyroute2 import IPRoute
-
+def netlink(netns_path: str | None = None) -> Iterator[RtNetlink]:
+    """An rtnetlink socket on the host, or in the sandbox namespace at ``netns_path``."""
     if netns_path is None:
-        ipr = IPRoute()
+        nl = RtNetlink()
     else:
         if not os.path.exists(netns_path):
             raise InvalidParameter(f"sandbox network namespace {netns_path} does not exist")
-        ipr = IPRoute(use_socket=netns_socket(netns_path))
+        nl = RtNetlink(netns_socket(netns_path))
     try:
-        yield ipr
+        yield nl
     finally:
-        ipr.close()
+        nl.close()
 
 
 def netns_socket(path: str) -> socket.socket:
@@ -69,7 +59,7 @@ def netns_socket(path: str) -> socket.socket:
                 syscalls.setns(fd, syscalls.CLONE_NEWNET)
             finally:
                 os.close(fd)
-            box["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+            box["sock"] = rtnetlink.open_socket()
         except BaseException as e:
             box["error"] = e
         # The thread ends here, still in the sandbox's namespace: nothing else
@@ -87,27 +77,26 @@ def netns_socket(path: str) -> socket.socket:
     return sock
 
 
-def index_of(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+def index_of(nl: RtNetlink, name: str) -> int | None:
+    found = nl.link(name)
+    return found.index if found else None
 
 
 def link_exists(name: str) -> bool:
-    with iproute() as ipr:
-        return index_of(ipr, name) is not None
+    with netlink() as nl:
+        return index_of(nl, name) is not None
 
 
 def delete_link(name: str, netns_path: str | None = None) -> None:
     """Delete a link if it exists (idempotent)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
+    if not rtnetlink.valid_ifname(name):
+        return  # no link has such a name (the kernel would answer EINVAL)
     try:
-        with iproute(netns_path) as ipr:
-            idx = index_of(ipr, name)
-            if idx is not None:
-                ipr.link("del", index=idx)
+        with netlink(netns_path) as nl:
+            # By name, in one request; ENODEV: it is gone already.
+            nl.del_link(ifname=name)
     except NetlinkError as e:
-        if e.code not in (errno.ENODEV, errno.ENOENT):
+        if e.errno not in (errno.ENODEV, errno.ENOENT):
             raise
     except InvalidParameter:
         pass  # sandbox already gone: its links went with it
@@ -131,18 +120,14 @@ def _iface(addr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     return ipaddress.ip_interface(addr)
 
 
-def add_address(ipr: IPRoute, idx: int, cidr: str) -> None:
-    from pyroute2.netlink.exceptions import NetlinkError
-
+def add_address(nl: RtNetlink, idx: int, cidr: str) -> None:
     iface = _iface(cidr)
-    kw: dict[str, object] = {}
-    if iface.version == 6:
-        kw["flags"] = IFA_F_NODAD  # no duplicate-address wait before traffic
+    # v6: no duplicate-address wait before traffic
+    flags = IFA_F_NODAD if iface.version == 6 else 0
     try:
-        ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen,
-                 family=socket.AF_INET6 if iface.version == 6 else socket.AF_INET, **kw)
+        nl.add_address(idx, str(iface), flags)
     except NetlinkError as e:
-        if e.code != errno.EEXIST:
+        if e.errno != errno.EEXIST:
             raise
 
 
@@ -151,8 +136,8 @@ def ensure_bridge(name: str, addresses: list[str], mtu: int = 0, adopt: bool = T
     was created. Without ``adopt`` an existing link of that name is an error: it is not
     ours to take over (and later delete)."""
     created = False
-    with iproute() as ipr:
-        idx = index_of(ipr, name)
+    with netlink() as nl:
+        idx = index_of(nl, name)
         if idx is not None and not adopt:
             raise InvalidParameter(f"bridge {name} already exists on the host")
         if idx is None:
@@ -160,20 +145,18 @@ def ensure_bridge(name: str, addresses: list[str], mtu: int = 0, adopt: bool = T
             # change whenever an endpoint leaves, and every sandbox's ARP entry
             # for the gateway would go stale (DNS and routing stall for ~30s).
             # A fixed MAC of its own avoids that (Docker does the same).
-            kw: dict[str, object] = {"address": random_mac()}
-            if mtu:
-                kw["mtu"] = mtu
-            ipr.link("add", ifname=name, kind="bridge", **kw)
+            nl.new_link(name, "bridge", address=random_mac(), mtu=mtu)
             created = True
-            idx = index_of(ipr, name)
-            assert idx is not None
+            idx = index_of(nl, name)
+            if idx is None:
+                raise NetworkError(f"bridge {name} vanished right after it was made")
         try:
             for a in addresses:
-                add_address(ipr, idx, a)
-            ipr.link("set", index=idx, state="up")
+                add_address(nl, idx, a)
+            nl.set_link(idx, up=True)
         except BaseException:
             if created:
-                ipr.link("del", index=idx)
+                nl.del_link(idx)
             raise
     # 127.0.0.1:port → container: the DNATed packet leaves with a loopback
     # source, which the kernel refuses to route out of a non-loopback link
@@ -206,43 +189,35 @@ def configure_sandbox_link(netns_path: str, tmp_name: str, ifname: str, addresse
     ``device_default``: with no gateway, route the default straight out of the
     link (ipvlan l3, where the parent's host does the routing).
 
-    Few netlink requests (each costs ~1-4 ms through pyroute2 on a busy
-    host): the rename, MAC, MTU and "up" go in one (the kernel applies the
-    flags last, after the rename), ``lo`` is LOOPBACK_IFINDEX in every
-    namespace."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
+    Few netlink requests: the rename, MAC, MTU and "up" go in one (the
+    kernel applies the flags last, after the rename), ``lo`` is
+    LOOPBACK_IFINDEX in every namespace."""
     if not in_sandbox:
-        with iproute() as ipr:
-            idx = index_of(ipr, tmp_name)
+        with netlink() as nl:
+            idx = index_of(nl, tmp_name)
             if idx is None:
                 raise NetworkError(f"link {tmp_name} vanished before it reached the sandbox")
-            ipr.link("set", index=idx, net_ns_fd=ns_fd)
-    with iproute(netns_path) as ns:
+            nl.set_link(idx, net_ns_fd=ns_fd)
+    with netlink(netns_path) as ns:
         idx = index_of(ns, tmp_name)
         if idx is None:
             raise NetworkError(f"link {tmp_name} vanished before it reached the sandbox")
         if index_of(ns, ifname) is not None:
             raise InvalidParameter(f"interface {ifname} already exists in sandbox {netns_path}")
-        kw: dict[str, object] = {"ifname": ifname, "state": "up"}
-        if mtu:
-            kw["mtu"] = mtu
-        if mac:
-            kw["address"] = mac
-        ns.link("set", index=idx, **kw)
-        ns.link("set", index=LOOPBACK_IFINDEX, state="up")
+        ns.set_link(idx, ifname=ifname, address=mac, mtu=mtu, up=True)
+        ns.set_link(LOOPBACK_IFINDEX, up=True)
         for a in addresses:
             add_address(ns, idx, a)
         if default_route:
             for gw in gateways:
                 fam = socket.AF_INET6 if ":" in gw else socket.AF_INET
                 try:
-                    ns.route("add", dst="default", gateway=gw, oif=idx, family=fam)
+                    ns.add_route(fam, idx, gateway=gw)
                 except NetlinkError as e:
-                    if e.code != errno.EEXIST:
+                    if e.errno != errno.EEXIST:
                         raise
             if device_default and not gateways:
-                ns.route("add", dst="default", oif=idx)
+                ns.add_route(socket.AF_INET, idx)
 
 
 def open_netns(path: str) -> int:
@@ -258,17 +233,12 @@ def create_veth(host_name: str, peer_name: str, master: str, mtu: int,
     ``peer_name`` beside it, or made straight in the namespace ``peer_ns_fd``
     (one request instead of a create, a move and lookups; a crash still
     leaves only the prefixed host end, which takes the peer when deleted)."""
-    with iproute() as ipr:
-        kw: dict[str, object] = {}
-        if mtu:
-            kw["mtu"] = mtu
-        br = index_of(ipr, master)
+    with netlink() as nl:
+        br = index_of(nl, master)
         if br is None:
             raise NetworkError(f"bridge {master} is missing; run restore()")
-        peer: dict[str, object] = {"ifname": peer_name, **kw}
-        if peer_ns_fd is not None:
-            peer["net_ns_fd"] = peer_ns_fd
-        ipr.link("add", ifname=host_name, kind="veth", master=br, state="up", peer=peer, **kw)
+        nl.new_link(host_name, "veth", master=br, up=True, mtu=mtu,
+                    info_data=[rtnetlink.veth_peer(peer_name, mtu, peer_ns_fd)])
         try:
             # Hairpin: a container reaching its own published port through the
             # host address gets the DNATed packet back on the port it came in
@@ -276,37 +246,32 @@ def create_veth(host_name: str, peer_name: str, master: str, mtu: int,
             # too when it runs without the userland proxy).
             set_sysctl(f"/sys/class/net/{host_name}/brport/hairpin_mode", "1")
         except BaseException:
-            ipr.link("del", ifname=host_name)
+            nl.del_link(ifname=host_name)
             raise
 
 
 def create_sublink(kind: str, name: str, parent: str, mode: str, mtu: int) -> None:
     """A macvlan or ipvlan link on ``parent`` (on the host, moved later)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    with iproute() as ipr:
-        pidx = index_of(ipr, parent)
+    with netlink() as nl:
+        pidx = index_of(nl, parent)
         if pidx is None:
             raise InvalidParameter(f"invalid parent: host interface {parent!r} does not exist")
-        kw: dict[str, object] = {}
-        if mtu:
-            kw["mtu"] = mtu
         if kind == "macvlan":
-            kw["macvlan_mode"] = mode
+            data = rtnetlink.attr_u32(rtnetlink.IFLA_MACVLAN_MODE, rtnetlink.MACVLAN_MODE[mode])
         else:
-            kw["ipvlan_mode"] = {"l2": 0, "l3": 1}[mode]
+            data = rtnetlink.attr_u16(rtnetlink.IFLA_IPVLAN_MODE, rtnetlink.IPVLAN_MODE[mode])
         try:
-            ipr.link("add", ifname=name, kind=kind, link=pidx, **kw)
+            nl.new_link(name, kind, link=pidx, mtu=mtu, info_data=[data])
         except NetlinkError as e:
-            if e.code == errno.EOPNOTSUPP or "Unknown device type" in str(e):
+            # A kind the kernel lacks (ipvlan compiled out, its module not
+            # loadable): EOPNOTSUPP, "Unknown device type" in the extended ack.
+            if e.errno == errno.EOPNOTSUPP or "Unknown device type" in e.extack:
                 raise NetworkError(f"this kernel has no {kind} support") from None
             raise
 
 
 def kernel_supports(kind: str, parent: str) -> bool:
     """Probe: can a ``kind`` link be made on ``parent``? (ipvlan is often compiled out)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
     probe = ("dyprobe" + os.urandom(4).hex())[:IFNAMSIZ]
     try:
         create_sublink(kind, probe, parent, "bridge" if kind == "macvlan" else "l2", 0)
@@ -320,20 +285,19 @@ def links_named(prefix: str) -> list[str]:
     """Host links whose name starts with ``prefix``.
 
     if_nameindex(3) asks the kernel over netlink in this thread's network
-    namespace, as pyroute2 would, without loading it: the daemon's start-up
-    sweep runs this even when it has no network to restore."""
+    namespace, in C: the daemon's start-up sweep runs this even when it has
+    no network to restore."""
     return [name for _, name in socket.if_nameindex() if name.startswith(prefix)]
 
 
 def host_routes() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Destinations of the host's routes (main table), to keep pool subnets off them."""
     out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    with iproute() as ipr:
+    with netlink() as nl:
         for fam in (socket.AF_INET, socket.AF_INET6):
-            for r in ipr.get_routes(family=fam, table=254):
-                dst = r.get_attr("RTA_DST")
-                if dst is None:
+            for r in nl.routes(fam, rtnetlink.RT_TABLE_MAIN):
+                if r.dst is None:
                     continue  # the default route overlaps everything; Docker skips it too
                 with contextlib.suppress(ValueError):
-                    out.append(ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False))
+                    out.append(ipaddress.ip_network(f"{r.dst}/{r.dst_len}", strict=False))
     return out

@@ -8,7 +8,8 @@ service, so a driver is only the kernel-facing part (libnetwork's driver
 API, CNI's plugin role).
 
 ``overlay`` fits the same contract when the cluster comes: ``create`` makes
-a bridge plus a vxlan link (``links.create_vxlan``) per network, ``join`` is
+a bridge plus a vxlan link (a ``links`` function to add: an ``IFLA_INFO_KIND``
+"vxlan" request through ``linux.rtnetlink``) per network, ``join`` is
 the bridge driver's, scope is ``swarm``, and peers (VTEP → MAC/IP) are fed
 to the vxlan FDB by the cluster store's watch.
 """
