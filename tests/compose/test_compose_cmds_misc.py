@@ -28,6 +28,13 @@ def test_create_pause_top_port_images_ls_scale_wait(compose: Any) -> None:  # no
     # ls: projects from labels, no compose file needed
     [mine] = [x for x in json.loads(c("ls", "--format", "json").stdout) if x["Name"] == p]
     assert mine["Status"] == "running(2)"
+    # a container with the project's label but no config hash (one of an image compose
+    # built inherits the label) is no member: not counted
+    c.d.docker("run", "-d", "--name", f"{p}-stray", "--label", f"com.docker.compose.project={p}",
+               "busybox", "sleep", "60", check=True)
+    [mine] = [x for x in json.loads(c("ls", "--format", "json").stdout) if x["Name"] == p]
+    assert mine["Status"] == "running(2)"
+    c.d.docker("rm", "-f", f"{p}-stray", check=True)
 
     # pause / unpause
     c("pause", "web")

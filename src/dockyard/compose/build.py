@@ -7,7 +7,9 @@ first); the Dockerfile and ``.dockerignore`` themselves always go, as with
 ``docker build``. Symlinks are sent as links, never followed, so a link
 cannot pull a host file outside the context into the build. The image is
 tagged with the service's ``image:``, else ``<project>-<service>`` (docker
-compose's default name), plus ``build.tags``.
+compose's default name), plus ``build.tags``, and labelled with ``build.labels``
+and docker compose's ``com.docker.compose.project``/``.service``/``.version``/
+``.image.builder`` (``labels.image_labels``), by which ``down --rmi`` finds it.
 
 ``build.dockerfile_inline`` travels as the ``docker build -f -`` CLI sends a
 Dockerfile from stdin: a file ``.dockerfile.<random>`` added to the context
@@ -43,6 +45,7 @@ from typing import IO, Any
 from dockyard.build.dockerignore import load as load_dockerignore
 from dockyard.build.errors import ContextError
 from dockyard.client import APIError, Client
+from dockyard.compose import labels as L
 from dockyard.compose.errors import EngineCommandError
 from dockyard.compose.model import Build, Project, Service
 
@@ -214,7 +217,8 @@ def build_service(client: Client, project: Project, service: Service, emit: Emit
     args.update(build_args or {})
     params: dict[str, Any] = {
         "t": image_name(project, service), "dockerfile": dockerfile, "buildargs": args,
-        "labels": b.labels, "target": b.target or None, "nocache": no_cache, "pull": pull,
+        "labels": L.image_labels(project.name, service.name, b.labels),
+        "target": b.target or None, "nocache": no_cache, "pull": pull,
         "cachefrom": b.cache_from or None, "networkmode": b.network or None, "rm": True}
     values = build_secrets(project, service)
     ssh = build_ssh(service)

@@ -173,9 +173,11 @@ def project_containers(client: Client, project: str, *, services: Iterable[str] 
     """The project's containers (``GET /containers/json`` entries), by service then number.
 
     ``oneoff``: False (the default) leaves out ``run`` containers, True keeps
-    only them, None keeps both.
+    only them, None keeps both. Only those compose created (with a config hash), as
+    docker compose's getContainers: a container made from an image compose built has
+    the image's project and service labels, and is no member of the project.
     """
-    filters = {"label": [f"{L.PROJECT}={project}"]}
+    filters = {"label": [f"{L.PROJECT}={project}", L.CONFIG_HASH]}
     wanted = set(services)
     out = []
     for c in client.list(all=all, filters=filters):

@@ -2,7 +2,9 @@
 
 Containers, networks and volumes carry these so that ``ps``/``down`` find
 a project's objects, ``up`` sees what changed, and docker compose itself
-recognises a project dockyard created (and the other way round).
+recognises a project dockyard created (and the other way round). Images
+``build`` makes carry the project and service too: ``down --rmi`` finds
+them by those labels, whatever their name.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ VERSION = "com.docker.compose.version"
 NETWORK = "com.docker.compose.network"
 VOLUME = "com.docker.compose.volume"
 IMAGE = "com.docker.compose.image"
+IMAGE_BUILDER = "com.docker.compose.image.builder"
 
 # The docker compose release whose behaviour we follow; tools compare it.
 COMPOSE_VERSION = "2.29.7"
@@ -116,6 +119,18 @@ def container_labels(
     if not labels[IMAGE]:
         # the image ID is known only once the engine resolved the image: up.with_image_label
         del labels[IMAGE]
+    return labels
+
+
+def image_labels(project: str, service_name: str,
+                 build_labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The labels of an image ``build`` makes: ``build.labels``, then compose's own over
+    them, as docker compose v2's builders set them: the builder (``classic``: images go
+    through ``POST /build``), and the version, project and service its ``getImageBuildLabels``
+    adds, by which ``down --rmi`` finds the project's built images whatever their name."""
+    labels = {str(k): str(v) for k, v in (build_labels or {}).items()}
+    labels[IMAGE_BUILDER] = "classic"
+    labels.update({VERSION: COMPOSE_VERSION, PROJECT: project, SERVICE: service_name})
     return labels
 
 

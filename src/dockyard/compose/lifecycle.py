@@ -9,6 +9,7 @@ conditions, as ``up`` does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -158,62 +159,157 @@ def rm(client: Client, project: Project, services: Iterable[str], say: Say, *,
 
 RMI = ("local", "all")
 
+# distribution/reference's grammar: lowercase path components, a domain (host[:port]),
+# a tag, a digest.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_HOST = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_HOST}(?:\.{_HOST})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?")
+_TAG = re.compile(r"\w[\w.-]{0,127}")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}")
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
 
-def down_images(project: Project, rmi: str) -> list[str]:
-    """The images ``down --rmi`` removes: ``local``, those ``build`` tagged under the default
-    ``<project>-<service>`` name (services without ``image:``); ``all``, every service's."""
+
+def familiar(ref: str) -> str:
+    """``ref`` as docker compose's image pruner names it (reference's ParseNormalizedNamed,
+    then TagNameOnly, then FamiliarString): ``:latest`` added when there is neither tag
+    nor digest, Docker Hub's ``docker.io/`` and ``library/`` dropped. Left as given when
+    it does not parse, as compose leaves it."""
+    if _IMAGE_ID.fullmatch(ref):
+        return ref  # an image ID, never a repository name
+    first, slash, rest = ref.partition("/")
+    # splitDockerDomain: a first part is a domain if it has "." or ":", is localhost, or
+    # has an uppercase letter (a path component never has)
+    if not slash or ("." not in first and ":" not in first and first != "localhost"
+                     and first.lower() == first):
+        domain, remainder = "docker.io", ref
+    else:
+        domain, remainder = first, rest
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    remainder, at, digest = remainder.partition("@")
+    path, colon, tag = remainder.partition(":")
+    if (not _DOMAIN.fullmatch(domain) or not _PATH.fullmatch(path)
+            or (colon and not _TAG.fullmatch(tag)) or (at and not _DIGEST.fullmatch(digest))):
+        return ref
+    if domain != "docker.io":
+        name = f"{domain}/{path}"
+    elif path.startswith("library/") and path.count("/") == 1:
+        name = path.removeprefix("library/")
+    else:
+        name = path
+    if not colon and not at:
+        colon, tag = ":", "latest"
+    return f"{name}{colon}{tag}{at}{digest}"
+
+
+def images_to_prune(client: Client, project: Project, rmi: str, *,
+                    remove_orphans: bool = False) -> list[str]:
+    """The images ``down --rmi`` removes, as docker compose v2's ImagePruner picks them:
+
+    - ``all``: every (enabled) service's ``image:`` the engine has;
+    - ``local`` and ``all``: the tagged images labelled with the project (``build``
+      labels what it builds, :func:`labels.image_labels`), whatever their name: those of
+      a service of the model, or with ``--remove-orphans`` every one (a service since
+      removed from the files, one disabled by profiles);
+    - and, for images built before they were labelled, ``<project>-<service>`` of every
+      service without ``image:`` that the engine has.
+
+    Named as the pruner names them (:func:`familiar`), each once, sorted. Whether one
+    goes is the engine's decision: it refuses to remove the last name of an image a
+    container uses (another project's too), and ``down`` says "Resource is still in use"."""
     if rmi not in RMI:
         raise EngineCommandError(f"invalid --rmi {rmi!r}: expected local or all")
+    refs: list[str] = []
+    if rmi == "all":
+        refs += _existing(client, [s.image for s in project.services.values() if s.image])
+    try:
+        labelled = client.images(filters={"label": [f"{L.PROJECT}={project.name}"],
+                                          "dangling": ["false"]})
+    except APIError as e:
+        raise EngineCommandError(f"list images: {e.message}") from None
+    for img in labelled:
+        # only tagged names are removed: a dangling image is never listed by name
+        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+        if tags and (remove_orphans
+                     or (img.get("Labels") or {}).get(L.SERVICE) in project.services):
+            refs.append(tags[0])
+    refs += _existing(client, [f"{project.name}-{name}" for name, svc in
+                               project.services.items() if not svc.image])
+    return sorted({familiar(r) for r in refs})
+
+
+def _existing(client: Client, refs: list[str]) -> list[str]:
+    """Those of ``refs`` the engine has; one it could not answer for counts as there (a
+    removal of a missing image only warns), as compose's filterImagesByExistence."""
     out = []
-    for name, svc in project.services.items():
-        if svc.image and rmi == "all":
-            out.append(svc.image)
-        elif not svc.image and svc.build is not None:
-            out.append(f"{project.name}-{name}")
-    return list(dict.fromkeys(out))
+    for ref in dict.fromkeys(refs):
+        try:
+            client.image_inspect(ref)
+        except APIError as e:
+            if e.status == 404:
+                continue
+        out.append(ref)
+    return out
+
+
+def is_orphaned(c: dict[str, Any], services: set[str]) -> bool:
+    """docker compose's isOrphaned: a ``run`` container (``oneoff=True``) once it exited
+    (or is dead), whatever its service; any other of a service not in ``services`` (the
+    model's, enabled or disabled by profiles)."""
+    labels = c.get("Labels") or {}
+    if labels.get(L.ONEOFF) == "True":
+        return c.get("State") in ("exited", "dead")
+    return labels.get(L.SERVICE) not in services
 
 
 def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
          remove_orphans: bool = False, timeout: int | None = None,
          rmi: str | None = None, known_services: Iterable[str] = (),
          services: Iterable[str] = ()) -> None:
-    """Containers (orphans with ``--remove-orphans``), then networks, then with ``-v``
-    the project's named volumes (never external ones) and the containers' anonymous
-    ones, then with ``--rmi`` images (:func:`down_images`).
+    """As docker compose v2's ``down``: the services' containers in reverse dependency
+    order, then with ``--remove-orphans`` the orphans (:func:`is_orphaned`), then
+    networks, with ``-v`` the project's named volumes (never external ones) and the
+    service containers' anonymous ones, with ``--rmi`` images (:func:`images_to_prune`).
 
-    ``known_services``: the services disabled by profiles. As docker compose's, ``down``
-    leaves their containers (they are no orphans, even for ``--remove-orphans``) and their
-    images alone: ``--profile P down`` enables them, and takes them down. A network or
-    volume still in use stays, with docker compose's "Resource is still in use".
+    ``run`` containers are left alone without ``--remove-orphans``; with it, a service's
+    go along with its other containers (running or not), and any exited one, of whatever
+    service, is an orphan.
+
+    ``known_services``: the services disabled by profiles. Their containers are no
+    orphans (a ``run`` one that exited aside) and stay: ``--profile P down`` enables them,
+    and takes them down. A network or volume still in use stays, with docker compose's
+    "Resource is still in use".
 
     ``services`` (``down SERVICE…``; the project loaded for them, so their profiles are
-    enabled): only their containers and their dependents', and only the networks and
-    volumes the project's services use."""
-    images = down_images(project, rmi) if rmi else []  # a bad --rmi changes nothing
-    disabled = set(known_services)
-    chosen = _with_dependents(project, services) if services else None
-    containers = [c for c in project_containers(client, project.name, oneoff=None)
-                  if c["Labels"].get(L.SERVICE) not in disabled
-                  and (chosen is None or c["Labels"].get(L.SERVICE) in chosen)]
-    known = set(project.services)
-    orphans = [c for c in containers if c["Labels"].get(L.SERVICE) not in known
-               and c["Labels"].get(L.ONEOFF) != "True"]
-    if orphans and not remove_orphans:
-        for c in orphans:
-            say(f"Found orphan containers ([{name_of(c)}]) for this project", "Warning")
-        containers = [c for c in containers if c not in orphans]
+    enabled): only their containers and their dependents' (the orphans still go with
+    ``--remove-orphans``), and only the networks and volumes the project's services use."""
+    if rmi is not None and rmi not in RMI:  # a bad --rmi changes nothing
+        raise EngineCommandError(f"invalid --rmi {rmi!r}: expected local or all")
+    chosen = _with_dependents(project, services) if services else set(project.services)
+    found = project_containers(client, project.name, oneoff=None if remove_orphans else False)
+    mine = [c for c in found if c["Labels"].get(L.SERVICE) in chosen]
+    every = set(project.services) | set(known_services)
+    orphans = [c for c in found if remove_orphans and c not in mine and is_orphaned(c, every)]
 
-    def one(c: dict[str, Any]) -> None:
+    def one(c: dict[str, Any], remove_volumes: bool) -> None:
         say(f"Container {name_of(c)}", "Stopping")
-        if c.get("State") in ("running", "restarting", "paused"):
-            _api("stop", c, client.stop, timeout=timeout)
-        say(f"Container {name_of(c)}", "Stopped")
-        _api("remove", c, client.remove, force=True, volumes=volumes)
+        try:
+            if c.get("State") in ("running", "restarting", "paused"):
+                client.stop(c["Id"], timeout=timeout)
+            say(f"Container {name_of(c)}", "Stopped")
+            say(f"Container {name_of(c)}", "Removing")
+            client.remove(c["Id"], force=True, volumes=remove_volumes)
+        except APIError as e:
+            # gone meanwhile (a run --rm one that finished), or already being removed
+            if e.status not in (404, 409):
+                raise EngineCommandError(f"remove {name_of(c)}: {e.message}") from None
         say(f"Container {name_of(c)}", "Removed")
 
-    for group in _by_level(project, containers, reverse=True):
-        _each(group, one)
-    used = project.services.values() if chosen is not None else None
+    for group in _by_level(project, mine, reverse=True):
+        _each(group, lambda c: one(c, volumes))
+    _each(orphans, lambda c: one(c, False))  # as compose: their volumes stay
+    used = project.services.values() if services else None
     _down_networks(client, project, say, None if used is None else
                    {project.networks[k].name for s in used for k in s.networks
                     if k in project.networks})
@@ -221,8 +317,9 @@ def down(client: Client, project: Project, say: Say, *, volumes: bool = False,
         _down_volumes(client, project, say, None if used is None else
                       {project.volumes[v.source].name for s in used for v in s.volumes
                        if v.type == "volume" and v.source in project.volumes})
-    for ref in images:
-        _remove_image(client, ref, say)
+    if rmi:
+        for ref in images_to_prune(client, project, rmi, remove_orphans=remove_orphans):
+            _remove_image(client, ref, say)
 
 
 def _with_dependents(project: Project, services: Iterable[str]) -> set[str]:
@@ -273,17 +370,18 @@ def _down_volumes(client: Client, project: Project, say: Say, only: set[str] | N
 
 
 def _remove_image(client: Client, ref: str, say: Say) -> None:
-    """``DELETE /images/{ref}``: untags ``ref`` (the image goes with its last name). One still
-    used by a container (another project's) stays, with a warning, as docker compose does."""
+    """``DELETE /images/{ref}`` (never forced): untags ``ref``, the image going with its
+    last name. The engine refuses that for an image a container uses (another project's):
+    it stays, with docker compose's warning."""
+    say(f"Image {ref}", "Removing")
     try:
-        # DELETE /images/{ref} through the client's plumbing, the same in every version
-        # of it (its ImageAPI.image_remove is still being written, elsewhere)
-        client._request("DELETE", f"/images/{ref}")
+        client.image_remove(ref)
     except APIError as e:
         if e.status == 404:
-            return  # never built or pulled, or already gone
+            say(f"Image {ref}", "Warning: No resource found to remove")
+            return
         if e.status == 409:
-            say(f"Image {ref}", f"Warning: {e.message}")
+            say(f"Image {ref}", "Resource is still in use")
             return
         raise EngineCommandError(f"image {ref}: {e.message}") from None
     say(f"Image {ref}", "Removed")

@@ -84,7 +84,9 @@ def _size(n: int) -> str:
 def projects(client: Client, *, all: bool = False) -> list[dict[str, str]]:
     """``ls``: ``Name``, ``Status`` (``running(2), exited(1)``), ``ConfigFiles``."""
     by: dict[str, dict[str, Any]] = {}
-    for c in client.list(all=True, filters={"label": [L.PROJECT]}):
+    # With a config hash: compose made it (a container of an image compose built
+    # inherits the image's project label without being one of the project's).
+    for c in client.list(all=True, filters={"label": [L.PROJECT, L.CONFIG_HASH]}):
         labels = c.get("Labels") or {}
         p = by.setdefault(labels[L.PROJECT], {"states": {}, "files": ""})
         state = str(c.get("State", ""))
