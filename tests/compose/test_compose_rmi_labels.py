@@ -154,7 +154,8 @@ def test_down_remove_orphans_takes_one_offs(compose: Any) -> None:  # noqa: F811
         # with it: the service's one-offs (running too), every exited one-off whatever its
         # service (dropped or out of profile), and the orphan; a running one-off of a
         # service not in the files is no orphan, and stays
-        r = c("down", "--remove-orphans")
+        c.env["COMPOSE_REMOVE_ORPHANS"] = "true"  # v2's default for the flag
+        r = c("down")
         assert _states(c) == [("gone", "True", "running")], r.stderr
     finally:
         with c.d.api() as api:

@@ -169,7 +169,9 @@ def _run(fn: Any, *args: Any, **kw: Any) -> Any:
 @click.option("-d", "--detach", is_flag=True, help="Detached mode: run containers in the background")
 @click.option("--force-recreate", is_flag=True, help="Recreate containers even if unchanged")
 @click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers")
-@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("--remove-orphans", is_flag=True, envvar="COMPOSE_REMOVE_ORPHANS",
+              help="Remove containers for services not defined in the Compose file "
+                   "(default: $COMPOSE_REMOVE_ORPHANS)")
 @click.option("--scale", multiple=True, metavar="SERVICE=NUM", help="Scale SERVICE to NUM instances")
 @click.option("--wait", is_flag=True, help="Wait for services to be running|healthy (implies -d)")
 @click.option("--wait-timeout", type=int, default=120, help="Maximum seconds to wait with --wait")
@@ -249,11 +251,13 @@ def up_cmd(ctx: click.Context, services: tuple[str, ...], detach: bool, force_re
 @compose.command("down")
 @click.argument("services", nargs=-1)
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes and anonymous volumes")
-@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("--remove-orphans", is_flag=True, envvar="COMPOSE_REMOVE_ORPHANS",
+              help="Remove containers for services not defined in the Compose file "
+                   "(default: $COMPOSE_REMOVE_ORPHANS)")
 @click.option("-t", "--timeout", type=int, default=None, help="Shutdown timeout in seconds")
 @click.option("--rmi", default=None, metavar="local|all",
-              help='Remove images used by services: "local" only those built without an '
-                   'image: name, "all" every service\'s')
+              help='Remove images used by services: "local" only those compose built '
+                   '(without a custom tag), "all" every service\'s too')
 @click.pass_context
 def down_cmd(ctx: click.Context, services: tuple[str, ...], volumes: bool,
              remove_orphans: bool, timeout: int | None, rmi: str | None) -> None:
@@ -626,7 +630,9 @@ def wait_cmd(ctx: click.Context, services: tuple[str, ...], down_project: bool) 
 @click.argument("services", nargs=-1)
 @click.option("--force-recreate", is_flag=True, help="Recreate containers even if unchanged")
 @click.option("--no-recreate", is_flag=True, help="Don't recreate existing containers")
-@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the file")
+@click.option("--remove-orphans", is_flag=True, envvar="COMPOSE_REMOVE_ORPHANS",
+              help="Remove containers for services not defined in the Compose file "
+                   "(default: $COMPOSE_REMOVE_ORPHANS)")
 @click.option("--scale", multiple=True, metavar="SERVICE=NUM", help="Scale SERVICE to NUM instances")
 @click.pass_context
 def create_cmd(ctx: click.Context, services: tuple[str, ...], force_recreate: bool,
