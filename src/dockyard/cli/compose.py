@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from .pflag import PflagCommand
+
 
 def _fail(message: str, code: int) -> None:
     click.echo(message, err=True)
@@ -367,30 +369,11 @@ def rm_cmd(ctx: click.Context, services: tuple[str, ...], force: bool, stop_firs
         click.echo("No stopped containers", err=True)
 
 
-class _PflagBools(click.Command):
+class _PflagBools(PflagCommand):
     """docker compose's boolean flags take a value too, as pflag's do (``-i=false``,
     ``--interactive=0``, ``--tty=true``): rewritten to the click switch before parsing."""
 
     SWITCHES = {"-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty"}
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        valued = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag
-                  for o in p.opts}
-        out, rest = [], list(args)
-        while rest and rest[0].startswith("-") and rest[0] not in ("-", "--"):
-            a = rest.pop(0)
-            name, eq, value = a.partition("=")
-            if eq and name in self.SWITCHES:
-                on = {"1": True, "t": True, "true": True, "0": False, "f": False,
-                      "false": False}.get(value.lower())
-                if on is None:
-                    raise click.BadParameter(f"invalid value {value!r} for {name}: expected "
-                                             f"true or false", ctx=ctx)
-                a = f"--{'' if on else 'no-'}{self.SWITCHES[name]}"
-            out.append(a)
-            if a in valued and rest:
-                out.append(rest.pop(0))  # the option's value, whatever it looks like
-        return super().parse_args(ctx, out + rest)
 
 
 def _tty(ctx: click.Context, tty: bool, no_tty: bool, *, detached: bool = False) -> bool | None:

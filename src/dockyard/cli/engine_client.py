@@ -8,28 +8,55 @@
   ``{{.A.B}}``, ``{{json .}}``, ``{{json .X}}``, ``table`` and ``\\t``).
 - ``print_table``: docker's column layout (three spaces between columns).
 - ``stream``: copy a hijacked attach/exec stream to the terminal (raw
-  mode and resize for ``-t``), stdin the other way.
+  mode and resize for ``-t``), stdin the other way; says whether it ended
+  on the detach keys.
+- ``sig_proxy_option`` / ``proxy_signals``: ``--sig-proxy`` (``PflagCommand``
+  takes ``--sig-proxy=false``), our signals passed on to the container.
+- ``daemon_errors``: no daemon → its message and an exit code.
+- ``detach_keys_option`` / ``resolve_detach_keys``: ``--detach-keys``, else the
+  docker CLI config file's ``detachKeys``, checked before anything is done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import click
 
 from dockyard.client import APIError, Client, ConnectionFailed, Hijacked
+from dockyard.client.detach import DetachMatcher, configured_detach_keys, parse_detach_keys
+from dockyard.client.errors import InvalidDetachKeys
 from dockyard.units import human_duration
 
 host_option = click.option("-H", "--host", envvar=None, default=None, metavar="unix://PATH",
                            help="Daemon socket (default $DOCKER_HOST or "
                                 "unix:///run/dockyard/dockyard.sock)")
+
+
+detach_keys_option = click.option("--detach-keys", default=None,
+                                  help="Override the key sequence for detaching a container")
+
+
+def resolve_detach_keys(given: str | None, code: int, *, prefix: str = "") -> str:
+    """``--detach-keys``, else the config file's ``detachKeys``, else "" (the engine's
+    ctrl-p,ctrl-q); a value that does not parse fails here, before anything is done."""
+    try:
+        spec = given or configured_detach_keys()
+        if spec:
+            parse_detach_keys(spec)
+    except InvalidDetachKeys as e:
+        fail(str(e), code, prefix=prefix)
+    return spec
 
 
 def connect(host: str | None) -> Client:
@@ -131,11 +158,12 @@ def since(ts: float) -> str:
 
 
 def stream(h: Hijacked, *, tty: bool, stdin: bool, resize: Callable[[int, int], None] | None,
-           on_stdin_eof: Callable[[], None] | None = None) -> None:
-    """Copy the container's output here and (with ``stdin``) our stdin there."""
+           on_stdin_eof: Callable[[], None] | None = None) -> bool:
+    """Copy the container's output here and (with ``stdin``) our stdin there, until the
+    engine ends the stream. True when it ended on the detach keys (``h.detach_keys``, a
+    tty session only, as docker's): the container runs on, nobody should wait for it."""
     restore = None
     if tty and sys.stdin.isatty():
-        import signal
         import termios
         import tty as ttymod
 
@@ -154,7 +182,10 @@ def stream(h: Hijacked, *, tty: bool, stdin: bool, resize: Callable[[int, int], 
 
         signal.signal(signal.SIGWINCH, winch)
         winch()
+    detached = threading.Event()
     if stdin:
+        matcher = DetachMatcher(h.detach_keys if tty else b"")
+
         def pump() -> None:
             fd = sys.stdin.fileno()
             while True:
@@ -167,9 +198,19 @@ def stream(h: Hijacked, *, tty: bool, stdin: bool, resize: Callable[[int, int], 
                     if on_stdin_eof is not None:
                         on_stdin_eof()
                     return
+                end = matcher.feed(data)
+                if end >= 0:
+                    # said before the keys go: the engine ends the stream on them, and
+                    # the reader must know why by the time it sees the end
+                    detached.set()
+                    _end_stream_after(h, DETACH_GRACE)
                 try:
-                    h.write(data)
+                    # the keys go too: the engine detaches on them and ends the stream
+                    # (closing ours instead would close a StdinOnce container's stdin)
+                    h.write(data if end < 0 else data[:end])
                 except Exception:
+                    return
+                if end >= 0:
                     return
 
         threading.Thread(target=pump, daemon=True).start()
@@ -185,6 +226,71 @@ def stream(h: Hijacked, *, tty: bool, stdin: bool, resize: Callable[[int, int], 
 
             termios.tcsetattr(restore[0], termios.TCSADRAIN, restore[1])
         h.close()
+    return detached.is_set()
+
+
+# What --sig-proxy passes on (docker passes all it can catch; these are the
+# ones a terminal or a process manager sends).
+PROXIED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+           signal.SIGUSR2)
+
+# a pflag bool as docker's: --sig-proxy, --sig-proxy=false (see PflagCommand)
+sig_proxy_option = click.option(
+    "--sig-proxy/--no-sig-proxy", default=True,
+    help="Proxy received signals to the process (default; --sig-proxy=false: not)")
+
+
+
+
+@contextlib.contextmanager
+def daemon_errors(code: int, *, prefix: str = "") -> Iterator[None]:
+    """No daemon there (or it went away): its message and ``code``, not a traceback."""
+    try:
+        yield
+    except ConnectionFailed as e:
+        fail(str(e), code, prefix=prefix)
+
+
+def proxy_signals(client: Client, ref: str) -> None:
+    """From now on, the signals we get go to the container (``--sig-proxy``), each on a
+    connection of its own: the client's is busy streaming."""
+    def forward(signum: int, _frame: object) -> None:
+        def kill() -> None:
+            try:
+                with client.another() as c:
+                    c.kill(ref, signal.Signals(signum).name)
+            except (APIError, ConnectionFailed, OSError):
+                pass  # gone already: its exit ends the stream anyway
+
+        threading.Thread(target=kill, daemon=True).start()
+
+    for s in PROXIED:
+        signal.signal(s, forward)
+
+
+def resize_quietly(client: Client, ref: str, rows: int, cols: int) -> None:
+    """The container's tty to our terminal's size; nothing when it is not running (yet)."""
+    try:
+        client.resize(ref, rows, cols)
+    except APIError:
+        pass
+
+
+# How long the engine has to end a session after the detach keys went to it
+# before we end it ourselves (an engine that does not know them, say).
+DETACH_GRACE = 5.0
+
+
+def _end_stream_after(h: Hijacked, seconds: float) -> None:
+    def end() -> None:
+        try:
+            h.sock.shutdown(socket.SHUT_RDWR)  # unblocks the read of frames()
+        except OSError:
+            pass  # already closed: the engine ended it
+
+    t = threading.Timer(seconds, end)
+    t.daemon = True
+    t.start()
 
 
 def parse_size(value: str, what: str) -> int:

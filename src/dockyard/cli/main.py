@@ -12,6 +12,7 @@ import dockyard
 # name -> "module:attribute" of a click command; one line per command, kept
 # sorted. Each module is imported only when its command runs.
 COMMANDS: dict[str, str] = {
+    "attach": "dockyard.cli.attach:attach",
     "build": "dockyard.cli.build:build",
     "builder": "dockyard.cli.build:builder",
     "commit": "dockyard.cli.image:commit",

@@ -10,6 +10,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from .detach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from .errors import APIError, ConnectionFailed
 from .http import Connection, Response
 from .images import ImageAPI
@@ -24,11 +25,14 @@ def resolve_host(host: str | None = None) -> str:
 
 
 class Hijacked:
-    """The raw socket of an attach/exec after ``101 UPGRADED``."""
+    """The raw socket of an attach/exec after ``101 UPGRADED``. ``detach_keys``: the
+    sequence the engine ends this session on (with a tty), for the client to watch for
+    too; empty when there is none (exec)."""
 
     def __init__(self, response: Response, sock: socket.socket, file: IO[bytes]) -> None:
         self.response = response
         self.sock = sock
+        self.detach_keys = b""
         self._file = file  # reads go through it: it holds what came with the headers
 
     def read(self, n: int = 65536) -> bytes:
@@ -220,9 +224,14 @@ class Client(ImageAPI):
 
     def attach(self, ref: str, *, stdin: bool, stdout: bool = True, stderr: bool = True,
                detach_keys: str | None = None) -> Hijacked:
-        return self._hijack(f"/containers/{ref}/attach", params={
+        """Hijacked ``POST /containers/{id}/attach``; ``detach_keys`` as ``--detach-keys``
+        (``InvalidDetachKeys`` before anything is sent), else the engine's default."""
+        keys = parse_detach_keys(detach_keys) if detach_keys else DEFAULT_DETACH_KEYS
+        h = self._hijack(f"/containers/{ref}/attach", params={
             "stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr,
-            "detachKeys": detach_keys})
+            "detachKeys": detach_keys or None})
+        h.detach_keys = keys
+        return h
 
     def exec_create(self, ref: str, config: dict[str, Any]) -> str:
         return self._json("POST", f"/containers/{ref}/exec", body=config)["Id"]  # type: ignore[no-any-return]

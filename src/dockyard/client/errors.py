@@ -4,7 +4,9 @@
 
     ClientError
     ├── ConnectionFailed   the daemon is not there (socket missing, refused)
-    └── APIError           the daemon answered with an error: ``status``, ``message``
+    ├── APIError           the daemon answered with an error: ``status``, ``message``
+    └── InvalidDetachKeys  a ``--detach-keys`` / config ``detachKeys`` that does not
+                           parse (also a ValueError), found before anything is sent
 """
 
 from __future__ import annotations
@@ -23,3 +25,7 @@ class APIError(ClientError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class InvalidDetachKeys(ClientError, ValueError):
+    pass

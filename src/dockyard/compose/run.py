@@ -22,20 +22,26 @@ What docker compose's ``run`` flags change in the service's container:
     -w/--workdir, -u/--user, --rm, -d, --name
 
 Attached, the one-off is attached to (``POST /containers/{id}/attach``, stdin
-with ``-i``) before it starts, so no output is missed, and copied through the
-caller's ``Streamer`` (the CLI's terminal handling: raw mode, resize); its exit
-code is read once the stream ends.
+with ``-i``) and waited for (``removed`` with ``--rm``) before it starts, so no
+output and no exit is missed, and copied through the caller's ``Streamer`` (the
+CLI's terminal handling: raw mode, resize). With a tty, the detach keys (the
+docker CLI config file's ``detachKeys``, else ctrl-p,ctrl-q: docker compose has
+no flag for them) end ``run`` at once with 0, as docker compose's: the one-off
+runs on (``--rm``'s too: the engine removes it when it exits, ``AutoRemove``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.client import APIError, Client, Hijacked
+from dockyard.client.detach import configured_detach_keys, parse_detach_keys
+from dockyard.client.errors import InvalidDetachKeys
 from dockyard.compose import labels as L
 from dockyard.compose.engine_api import (
     container_body,
@@ -58,8 +64,9 @@ from dockyard.compose.up import (
 )
 
 # (hijacked attach, tty, stdin, resize(rows, cols)): copies the stream to and from the
-# user's terminal until the container's output ends.
-Streamer = Callable[[Hijacked, bool, bool, Callable[[int, int], None]], None]
+# user's terminal until the container's output ends; True when it ended on the detach
+# keys (``Hijacked.detach_keys``).
+Streamer = Callable[[Hijacked, bool, bool, Callable[[int, int], None]], bool | None]
 
 
 @dataclass
@@ -138,8 +145,9 @@ def run_body(project: Project, service: str, command: list[str] | None,
     # service's stdin_open; closed when the attached client's stdin ends
     attached = opts.interactive and not opts.detach
     body.update(OpenStdin=opts.interactive, StdinOnce=attached, AttachStdin=attached)
-    if opts.auto_remove and opts.detach:
-        host["AutoRemove"] = True  # nobody waits for it here: the engine removes it on exit
+    if opts.auto_remove:
+        # the engine removes it on exit: nobody waits for it with -d, nor after a detach
+        host["AutoRemove"] = True
     return body
 
 
@@ -169,6 +177,7 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
     if streamer is None and not opts.detach:
         opts = replace(opts, interactive=False)  # nobody would write to, or close, its stdin
     body = run_body(project, service, command, opts)  # flags checked before anything starts
+    keys = _detach_keys() if streamer is not None and not opts.detach else ""
     deps = sorted(with_dependencies(project, [service]) - {service})
     if deps and not opts.no_deps:
         up(client, project, UpOptions(services=deps, known_services=opts.known_services), say)
@@ -189,9 +198,17 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
     except APIError as e:
         raise EngineCommandError(f"run {service}: {e.message}") from None
     h = None
+    result: dict[str, Any] = {}
+    waiter = None
+    if not opts.detach:
+        waiter = threading.Thread(target=_wait, daemon=True, args=(
+            client, cid, "removed" if opts.auto_remove else "next-exit", result))
     try:
         if streamer is not None and not opts.detach:
-            h = client.attach(cid, stdin=opts.interactive)  # before the start: nothing missed
+            # before the start: nothing missed
+            h = client.attach(cid, stdin=opts.interactive, detach_keys=keys or None)
+        if waiter is not None:
+            waiter.start()
         client.start(cid)
     except APIError as e:
         if h is not None:
@@ -202,18 +219,44 @@ def run_oneoff(client: Client, project: Project, service: str, command: list[str
     if opts.detach:
         emit(cname)
         return 0
+    assert waiter is not None
+    detached = False
     try:
         if h is not None and streamer is not None:
-            streamer(h, bool(body["Tty"]), opts.interactive,
-                     lambda rows, cols: _resize(client, cid, rows, cols))
+            detached = bool(streamer(h, bool(body["Tty"]), opts.interactive,
+                                     lambda rows, cols: _resize(client, cid, rows, cols)))
         else:
             print_logs(client, [{"Id": cid, "Names": [cname]}], emit, follow=True,
                        prefix=False)
-        code = int(client.wait(cid).get("StatusCode", 0))
+        if detached:
+            return 0  # the one-off runs on (and --rm's goes when it exits)
+        waiter.join()
+        if "error" in result:
+            raise EngineCommandError(f"run {service}: {result['error']}")
+        return int(result.get("StatusCode", 0))
     finally:
-        if opts.auto_remove:
+        if opts.auto_remove and not detached:
             _remove_quietly(client, cid)
-    return code
+
+
+def _detach_keys() -> str:
+    """The config file's ``detachKeys`` (docker compose's only source), checked first."""
+    try:
+        keys = configured_detach_keys()
+        if keys:
+            parse_detach_keys(keys)
+    except InvalidDetachKeys as e:
+        raise EngineCommandError(str(e)) from None
+    return keys
+
+
+def _wait(client: Client, cid: str, condition: str, result: dict[str, Any]) -> None:
+    """``POST /containers/{id}/wait`` on a connection of its own (it blocks till the exit)."""
+    try:
+        with client.another() as c:
+            result.update(c.wait(cid, condition))
+    except APIError as e:
+        result["error"] = e.message
 
 
 def _resize(client: Client, cid: str, rows: int, cols: int) -> None:

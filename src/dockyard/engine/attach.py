@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import detachkeys
 from .base import EngineBase
 from .errors import Conflict, InvalidParameter
 from .shim import Stream
@@ -18,29 +19,12 @@ from .shim import Stream
 if TYPE_CHECKING:
     from .base import Entry
 
-DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
-
-
 def parse_detach_keys(spec: str) -> bytes:
-    """Docker's ``--detach-keys``: ``ctrl-p,ctrl-q``, ``a``, ``ctrl-@`` …"""
-    out = bytearray()
-    for part in spec.split(","):
-        p = part.strip()
-        if len(p) == 1:
-            out.append(ord(p))
-        elif p.startswith("ctrl-") and len(p) == 6:
-            ch = p[5]
-            if ch == "@":
-                out.append(0)
-            elif ch.isalpha():
-                out.append(ord(ch.lower()) - ord("a") + 1)
-            elif ch in "[\\]^_":
-                out.append(ord(ch) - 64)
-            else:
-                raise InvalidParameter(f"invalid detach keys {spec!r}: unknown key {p!r}")
-        else:
-            raise InvalidParameter(f"invalid detach keys {spec!r}: unknown key {p!r}")
-    return bytes(out)
+    """``detachkeys.parse_detach_keys``, its error as a 400."""
+    try:
+        return detachkeys.parse_detach_keys(spec)
+    except ValueError as e:
+        raise InvalidParameter(str(e)) from None
 
 
 class AttachSession:
@@ -114,7 +98,7 @@ class AttachMixin(EngineBase):
         e = self.get(ref)
         if e.record.State.Paused:
             raise Conflict("You cannot attach to a paused container, unpause it first")
-        keys = parse_detach_keys(detach_keys) if detach_keys else DEFAULT_DETACH_KEYS
+        keys = parse_detach_keys(detach_keys) if detach_keys else detachkeys.DEFAULT_DETACH_KEYS
         if e.shim is not None and not e.shim.closed:
             stream = e.shim.subscribe()
         else:
