@@ -54,7 +54,11 @@ def short_tmp() -> Iterator[Path]:
 
 @pytest.fixture
 def unique() -> str:
-    return "dyt" + uuid.uuid4().hex[:8]
+    # Short: it prefixes host link names (15 bytes at most), and a network
+    # service's links are <prefix><kind letter><random key>: each char spared
+    # here is 4 more random bits there (two veths of one test once collided
+    # with 3 hex chars left).
+    return "dyt" + uuid.uuid4().hex[:6]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
