@@ -273,3 +273,45 @@ def test_start_attach_exit_code_of_a_rm_container(cli_daemon: Daemon, config_dir
     r = dy(d, config_dir, "start", "-a", unique)
     assert (r.returncode, r.stdout) == (4, b"bye\n"), r.stderr
     assert state(d, unique) is None  # removed, and its exit code was still ours
+
+
+def _execs(d: Daemon, ref: str) -> list[str]:
+    with d.api() as api:
+        r = api.get(f"/containers/{ref}/top")
+    return [p[-1] for p in r.json()["Processes"]]
+
+
+@pytest.mark.parametrize("client", ["dockyard", "docker"])
+def test_exec_it_detaches_and_the_process_goes_on(cli_daemon: Daemon, config_dir: str,
+                                                  unique: str, client: str) -> None:
+    """Exec sessions detach too (the engine's exec start, as Docker's): both CLIs end with
+    docker exec's "read escape sequence" and 1, and the exec'd shell keeps running; bad keys
+    are refused (before anything runs)."""
+    d = cli_daemon
+    name = f"{unique}{client[:2]}"
+    dy(d, config_dir, "run", "-dit", "--name", name, "busybox", "sh")
+    binary = DOCKYARD if client == "dockyard" else "/usr/local/bin/docker"
+    try:
+        cmd = (f"DOCKER_HOST={d.host} DOCKER_CONFIG={config_dir} {binary} exec -it {name} sh "
+               f"2>{config_dir}/{name}.err; echo $? > {config_dir}/{name}.rc; sleep 60")
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "20", cmd],
+                       check=True)
+        t = Term.__new__(Term)
+        t.name, t.rc, t.err = name, f"{config_dir}/{name}.rc", f"{config_dir}/{name}.err"
+        try:
+            wait_for(lambda: b"/ #" in t.pane())
+            t.type("echo in-exec-$((2+3))")
+            wait_for(lambda: b"in-exec-5" in t.pane())
+            assert len(_execs(d, name)) == 2  # the container's sh and the exec's
+            t.keys("C-p", "C-q")
+            assert t.exit_code() == 1
+            assert "read escape sequence" in t.stderr() + t.pane().decode(errors="replace")
+            assert len(_execs(d, name)) == 2  # detached, not ended
+        finally:
+            t.close()
+        r = subprocess.run([binary, "exec", "--detach-keys", "ctrl-xx", name, "true"],
+                           env={**os.environ, "DOCKER_HOST": d.host, "DOCKER_CONFIG": config_dir},
+                           capture_output=True, timeout=30)
+        assert r.returncode != 0 and b"ctrl-xx" in r.stderr, r
+    finally:
+        dy(d, config_dir, "rm", "-f", name)

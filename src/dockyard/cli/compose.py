@@ -418,7 +418,8 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, interactive: bool, 
              env: tuple[str, ...], user: str, workdir: str, index: int, service: str,
              command: tuple[str, ...]) -> None:
     """Execute a command in a running container."""
-    from dockyard.cli.engine_client import stream
+    from dockyard.cli.engine_client import resolve_detach_keys, stream
+    from dockyard.client import APIError
     from dockyard.compose import labels as L
     from dockyard.compose.engine_api import project_containers
 
@@ -430,14 +431,22 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, interactive: bool, 
         _fail(f"service {service!r} is not running", 1)
     tty = bool(_tty(ctx, tty, no_tty, detached=detach))
     stdin = interactive and not detach
+    keys = resolve_detach_keys(None, 1, prefix="")  # the docker CLI's config file, as compose
     xid = _run(client.exec_create, match[0]["Id"], {
         "AttachStdin": stdin, "AttachStdout": not detach,
         "AttachStderr": not detach, "Tty": tty, "Cmd": list(command), "Env": list(env) or None,
-        "WorkingDir": workdir, "User": user})
-    h = _run(client.exec_start, xid, tty=tty, detach=detach)
+        "WorkingDir": workdir, "User": user, "DetachKeys": keys})
+    h = _run(client.exec_start, xid, tty=tty, detach=detach, detach_keys=keys)
     if h is None:
         return
-    stream(h, tty=tty, stdin=stdin, resize=lambda r, c: client.exec_resize(xid, r, c))
+    def resize(rows: int, cols: int) -> None:
+        try:  # the size went with the start; until the exec runs, a resize is refused
+            client.exec_resize(xid, rows, cols)
+        except APIError:
+            pass
+
+    if stream(h, tty=tty, stdin=stdin, resize=resize):
+        _fail("read escape sequence", 1)  # docker exec's words: the process goes on
     code = client.exec_inspect(xid).get("ExitCode")
     sys.exit(int(code) if code is not None else 0)
 

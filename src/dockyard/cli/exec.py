@@ -9,7 +9,15 @@ import click
 
 from dockyard.client import APIError
 
-from .engine_client import connect, error_text, host_option, stream
+from .engine_client import (
+    connect,
+    daemon_errors,
+    error_text,
+    fail,
+    host_option,
+    resolve_detach_keys,
+    stream,
+)
 
 
 @click.command(context_settings={"help_option_names": ["--help"], "allow_interspersed_args": False})
@@ -28,6 +36,15 @@ def exec_(interactive: bool, tty: bool, detach: bool, env: tuple[str, ...], work
           user: str, privileged: bool, detach_keys: str, host: str | None, container: str,
           command: tuple[str, ...]) -> None:
     """Execute a command in a running container."""
+    with daemon_errors(1):
+        _exec(interactive, tty, detach, env, workdir, user, privileged, detach_keys, host,
+              container, command)
+
+
+def _exec(interactive: bool, tty: bool, detach: bool, env: tuple[str, ...], workdir: str,
+          user: str, privileged: bool, detach_keys: str, host: str | None, container: str,
+          command: tuple[str, ...]) -> None:
+    keys = resolve_detach_keys(detach_keys, 1, prefix="")
     client = connect(host)
     envs = [e if "=" in e else f"{e}={os.environ.get(e, '')}" for e in env]
     size = None
@@ -39,13 +56,21 @@ def exec_(interactive: bool, tty: bool, detach: bool, env: tuple[str, ...], work
             "AttachStdin": interactive and not detach, "AttachStdout": not detach,
             "AttachStderr": not detach, "Tty": tty, "Cmd": list(command), "Env": envs or None,
             "WorkingDir": workdir, "User": user, "Privileged": privileged,
-            "DetachKeys": detach_keys})
-        h = client.exec_start(xid, tty=tty, detach=detach, size=size)
+            "DetachKeys": keys})
+        h = client.exec_start(xid, tty=tty, detach=detach, size=size, detach_keys=keys)
     except APIError as e:
         click.echo(error_text(e), err=True)
         sys.exit(126 if e.status == 409 else 1)
     if h is None:
         return
-    stream(h, tty=tty, stdin=interactive, resize=lambda r, c: client.exec_resize(xid, r, c))
+
+    def resize(rows: int, cols: int) -> None:
+        try:  # the size went with the start; until the exec runs, a resize is refused
+            client.exec_resize(xid, rows, cols)
+        except APIError:
+            pass
+
+    if stream(h, tty=tty, stdin=interactive, resize=resize):
+        fail("read escape sequence", 1, prefix="")  # as docker exec: the process goes on
     code = client.exec_inspect(xid).get("ExitCode")
     sys.exit(int(code) if code is not None else 0)

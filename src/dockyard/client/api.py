@@ -27,7 +27,7 @@ def resolve_host(host: str | None = None) -> str:
 class Hijacked:
     """The raw socket of an attach/exec after ``101 UPGRADED``. ``detach_keys``: the
     sequence the engine ends this session on (with a tty), for the client to watch for
-    too; empty when there is none (exec)."""
+    too; empty when there is none."""
 
     def __init__(self, response: Response, sock: socket.socket, file: IO[bytes]) -> None:
         self.response = response
@@ -237,14 +237,21 @@ class Client(ImageAPI):
         return self._json("POST", f"/containers/{ref}/exec", body=config)["Id"]  # type: ignore[no-any-return]
 
     def exec_start(self, xid: str, *, tty: bool, detach: bool = False,
-                   size: tuple[int, int] | None = None) -> Hijacked | None:
+                   size: tuple[int, int] | None = None,
+                   detach_keys: str | None = None) -> Hijacked | None:
+        """``POST /exec/{id}/start``, hijacked unless ``detach``. ``detach_keys``: the
+        ``DetachKeys`` the exec was created with ("": the engine's default), for the
+        client to watch for too (a tty session only)."""
         body: dict[str, Any] = {"Detach": detach, "Tty": tty}
         if size:
             body["ConsoleSize"] = list(size)
         if detach:
             self._request("POST", f"/exec/{xid}/start", body=body)
             return None
-        return self._hijack(f"/exec/{xid}/start", body=body)
+        h = self._hijack(f"/exec/{xid}/start", body=body)
+        if tty:
+            h.detach_keys = parse_detach_keys(detach_keys) if detach_keys else DEFAULT_DETACH_KEYS
+        return h
 
     def exec_inspect(self, xid: str) -> dict[str, Any]:
         return self._json("GET", f"/exec/{xid}/json")  # type: ignore[no-any-return]

@@ -37,7 +37,7 @@ class AttachSession:
         self.streams = {1: stdout, 2: stderr}
         self.tty = e.record.Config.Tty
         self.detach_keys = detach_keys
-        self._matched = 0
+        self._keys = detachkeys.DetachFilter(detach_keys if self.tty else b"")
         self.detached = False
 
     async def next(self) -> tuple[int, bytes] | None:
@@ -53,26 +53,22 @@ class AttachSession:
         """Forward stdin; False when the detach keys were typed (end the session)."""
         if not self.stdin or not data:
             return True
-        if self.detach_keys and self.tty:
-            out = bytearray()
-            for b in data:
-                if b == self.detach_keys[self._matched]:
-                    self._matched += 1
-                    if self._matched == len(self.detach_keys):
-                        self.detach()
-                        return False
-                    continue
-                if self._matched:
-                    out += self.detach_keys[:self._matched]
-                    self._matched = 0
-                out.append(b)
-            data = bytes(out)
+        data, detached = self._keys.feed(data)
+        if detached:
+            if data:
+                self._send(data)
+            self.detach()
+            return False
+        if data:
+            self._send(data)
+        return True
+
+    def _send(self, data: bytes) -> None:
         e = self.entry
         if e.shim is not None:
             e.shim.stdin(0, data)
         else:
             e.stdin_buf += data
-        return True
 
     def close_stdin(self) -> None:
         e = self.entry

@@ -1,7 +1,7 @@
 """Detach keys (``--detach-keys``, ``detachKeys=``): one parser for the engine and its clients.
 
-The engine ends an attach or exec session when the client's input carries
-the sequence; our clients (``client.detach``) watch for the same bytes, so
+The engine ends an attach or exec session (with a tty) when the client's
+input carries the sequence (``DetachFilter``); our clients (``client.detach``) watch for the same bytes, so
 both sides must read a spec alike. A module of its own, importing nothing,
 so the CLI can use it without loading the engine.
 """
@@ -32,3 +32,31 @@ def parse_detach_keys(spec: str) -> bytes:
             raise ValueError(f"invalid detach keys {spec!r}: unknown key {p!r} (expected "
                              f"comma-separated keys, each {EXPECTED})")
     return bytes(out)
+
+
+class DetachFilter:
+    """A session's input with the detach sequence held back: a partial match is
+    kept until the next byte decides, and a byte that breaks it starts no new one
+    (as Docker's escape proxy reads it)."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self._matched = 0
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(the bytes to pass on, whether the sequence is complete: the session ends there)."""
+        if not self.keys:
+            return data, False
+        out = bytearray()
+        for b in data:
+            if b == self.keys[self._matched]:
+                self._matched += 1
+                if self._matched == len(self.keys):
+                    self._matched = 0
+                    return bytes(out), True
+                continue
+            if self._matched:
+                out += self.keys[:self._matched]
+                self._matched = 0
+            out.append(b)
+        return bytes(out), False

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .base import EngineBase
+from .detachkeys import DetachFilter
 from .errors import Conflict, EngineError, InvalidParameter, NotFound
 from .shim import Stream
 
@@ -74,6 +75,10 @@ class ExecMixin(EngineBase):
         for kv in env or []:
             if "=" not in kv or kv.startswith("="):
                 raise InvalidParameter(f"invalid environment variable: {kv!r}")
+        if detach_keys:
+            from .attach import parse_detach_keys
+
+            parse_detach_keys(detach_keys)  # a 400 now, not a broken session later
         xid = secrets.token_hex(32)
         self.exec_instances[xid] = ExecInstance(
             ID=xid, ContainerID=e.record.Id, Cmd=list(cmd), Tty=tty, AttachStdin=stdin,
@@ -160,6 +165,16 @@ class ExecMixin(EngineBase):
         if not inst.Running or e.shim is None:
             raise Conflict(f"exec {xid} is not running")
         e.shim.resize(inst.channel, h, w)
+
+    def exec_detach_filter(self, inst: ExecInstance) -> DetachFilter:
+        """What ends this exec's session on the client's input: its ``DetachKeys`` (or
+        ctrl-p,ctrl-q) with a tty, nothing without one (as Docker's). The process goes on."""
+        from .detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
+
+        if not inst.Tty:
+            return DetachFilter(b"")
+        return DetachFilter(parse_detach_keys(inst.DetachKeys) if inst.DetachKeys
+                            else DEFAULT_DETACH_KEYS)
 
     def exec_stdin(self, inst: ExecInstance, data: bytes) -> None:
         e = self.containers.get(inst.ContainerID)

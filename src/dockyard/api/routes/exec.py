@@ -45,10 +45,17 @@ async def start(request: web.Request) -> web.StreamResponse:
         h.close()
         return done_response()
     wanted = {1: inst.AttachStdout, 2: inst.AttachStderr}
+    keys = engine.exec_detach_filter(inst)
+    detached = asyncio.Event()
 
     async def pump_in() -> None:
         while (data := await h.read()) is not None:
-            engine.exec_stdin(inst, data)
+            data, done = keys.feed(data)
+            if data:
+                engine.exec_stdin(inst, data)
+            if done:  # the session ends here; the process and its stdin go on
+                detached.set()
+                return
         engine.exec_close_stdin(inst)
 
     async def pump_out() -> None:
@@ -60,13 +67,14 @@ async def start(request: web.Request) -> web.StreamResponse:
     tin = asyncio.ensure_future(pump_in())
     tout = asyncio.ensure_future(pump_out())
     lost = asyncio.ensure_future(h.lost.wait())
+    tdet = asyncio.ensure_future(detached.wait())
     try:
-        await asyncio.wait({tout, lost}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({tout, lost, tdet}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in (tin, tout, lost):
+        for t in (tin, tout, lost, tdet):
             t.cancel()
         with contextlib.suppress(BaseException):
-            await asyncio.gather(tin, tout, lost, return_exceptions=True)
+            await asyncio.gather(tin, tout, lost, tdet, return_exceptions=True)
         h.close()
     return done_response()
 
