@@ -418,8 +418,7 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, interactive: bool, 
              env: tuple[str, ...], user: str, workdir: str, index: int, service: str,
              command: tuple[str, ...]) -> None:
     """Execute a command in a running container."""
-    from dockyard.cli.engine_client import resolve_detach_keys, stream
-    from dockyard.client import APIError
+    from dockyard.cli.engine_client import resize_exec_quietly, resolve_detach_keys, stream
     from dockyard.compose import labels as L
     from dockyard.compose.engine_api import project_containers
 
@@ -439,13 +438,8 @@ def exec_cmd(ctx: click.Context, detach: bool, no_tty: bool, interactive: bool, 
     h = _run(client.exec_start, xid, tty=tty, detach=detach, detach_keys=keys)
     if h is None:
         return
-    def resize(rows: int, cols: int) -> None:
-        try:  # the size went with the start; until the exec runs, a resize is refused
-            client.exec_resize(xid, rows, cols)
-        except APIError:
-            pass
-
-    if stream(h, tty=tty, stdin=stdin, resize=resize):
+    if stream(h, tty=tty, stdin=stdin,
+              resize=lambda rows, cols: resize_exec_quietly(client, xid, rows, cols)):
         _fail("read escape sequence", 1)  # docker exec's words: the process goes on
     code = client.exec_inspect(xid).get("ExitCode")
     sys.exit(int(code) if code is not None else 0)

@@ -276,6 +276,15 @@ def resize_quietly(client: Client, ref: str, rows: int, cols: int) -> None:
         pass
 
 
+def resize_exec_quietly(client: Client, xid: str, rows: int, cols: int) -> None:
+    """An exec's tty to our terminal's size; nothing until it runs (its first size
+    went with the start)."""
+    try:
+        client.exec_resize(xid, rows, cols)
+    except APIError:
+        pass
+
+
 # How long the engine has to end a session after the detach keys went to it
 # before we end it ourselves (an engine that does not know them, say).
 DETACH_GRACE = 5.0

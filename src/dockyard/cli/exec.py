@@ -15,6 +15,7 @@ from .engine_client import (
     error_text,
     fail,
     host_option,
+    resize_exec_quietly,
     resolve_detach_keys,
     stream,
 )
@@ -64,13 +65,8 @@ def _exec(interactive: bool, tty: bool, detach: bool, env: tuple[str, ...], work
     if h is None:
         return
 
-    def resize(rows: int, cols: int) -> None:
-        try:  # the size went with the start; until the exec runs, a resize is refused
-            client.exec_resize(xid, rows, cols)
-        except APIError:
-            pass
-
-    if stream(h, tty=tty, stdin=interactive, resize=resize):
+    if stream(h, tty=tty, stdin=interactive,
+              resize=lambda rows, cols: resize_exec_quietly(client, xid, rows, cols)):
         fail("read escape sequence", 1, prefix="")  # as docker exec: the process goes on
     code = client.exec_inspect(xid).get("ExitCode")
     sys.exit(int(code) if code is not None else 0)
