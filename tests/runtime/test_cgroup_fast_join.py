@@ -97,15 +97,55 @@ def _run_child(mgr: CgroupManager, into_cgroup2: bool) -> dict[str, str]:
         os.waitpid(pid, 0)
 
 
+def _in_a_fork(mgr: CgroupManager, into_cgroup2: bool) -> dict[str, str]:
+    """``_run_child`` from a single-threaded fork of this process, as the runtime clones
+    (from its own fork): the test process has threads (xdist's), and a raw clone copies
+    whatever lock one of them holds at that moment into a child that can never take it."""
+    import json
+    import select
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the fork
+        code = 1
+        try:
+            os.close(r)
+            os.write(w, json.dumps(_run_child(mgr, into_cgroup2)).encode())
+            code = 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(w)
+    data = b""
+    try:
+        while True:
+            ready, _, _ = select.select([r], [], [], 60)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError("the fork did not answer in 60 s")
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert data, "the fork failed (see its traceback above)"
+    return json.loads(data)  # type: ignore[no-any-return]
+
+
 def test_join_self_lands_where_add_would(mgr: CgroupManager) -> None:
-    got = _run_child(mgr, into_cgroup2=False)
+    got = _in_a_fork(mgr, into_cgroup2=False)
     assert got == _expected(mgr, _cgroups(os.getpid()))
 
 
 def test_clone_into_cgroup2_then_join_self_lands_where_add_would(mgr: CgroupManager) -> None:
     if mgr.unified() is None:
         pytest.skip("no cgroup2 hierarchy on this host")
-    got = _run_child(mgr, into_cgroup2=True)
+    got = _in_a_fork(mgr, into_cgroup2=True)
     assert got[""] == mgr.path  # placed at birth, never written
     assert got == _expected(mgr, _cgroups(os.getpid()))
 

@@ -91,7 +91,12 @@ JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 PR_SET_DUMPABLE = 4
 CLONE_PARENT = 0x00008000
 _SYS_clone = 56  # x86_64
-_libc = ctypes.CDLL(None, use_errno=True)
+# clone(2)/clone3(2) through PyDLL: the GIL stays held across the call. Through
+# CDLL it is released, and in a process with other threads one of them could
+# take it meanwhile: the child, a copy with only our thread, would then wait
+# for it forever. (The callers are single-threaded forks anyway: a raw clone
+# skips glibc's fork handlers, so other locks, malloc's, are not made safe.)
+_libc = ctypes.PyDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
@@ -290,8 +295,9 @@ def _single_threaded() -> bool:
 
 def _clone(flags: int) -> int:
     """Raw clone(2) without a new stack: returns like fork (0 in the child)."""
-    pid = int(_libc.syscall(ctypes.c_long(_SYS_clone), ctypes.c_long(flags), ctypes.c_long(0),
-                            ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0)))
+    pid = int(_libc.syscall(ctypes.c_long(_SYS_clone), ctypes.c_long(flags),
+                                  ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0),
+                                  ctypes.c_long(0)))
     if pid < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"clone: {os.strerror(err)}")
@@ -337,7 +343,7 @@ def _clone3(flags: int, cgroup_fd: int) -> int:
     args = (ctypes.c_uint64 * 11)(flags & ~0xFF | CLONE_INTO_CGROUP, 0, 0, 0, exit_signal,
                                   0, 0, 0, 0, 0, cgroup_fd)
     pid = int(_libc.syscall(ctypes.c_long(_SYS_clone3), ctypes.byref(args),
-                            ctypes.c_long(ctypes.sizeof(args))))
+                                  ctypes.c_long(ctypes.sizeof(args))))
     if pid < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"clone3: {os.strerror(err)}")
