@@ -14,3 +14,13 @@ def daemon() -> Iterator[Daemon]:
         yield d
     finally:
         d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def cd() -> Iterator[Daemon]:
+    """A private daemon with the C supervisor, shared by a module's tests."""
+    d = new_daemon(["--bridge", "none", "--supervisor", "c"])
+    try:
+        yield d
+    finally:
+        d.cleanup()

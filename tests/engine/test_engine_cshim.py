@@ -22,15 +22,6 @@ from dockyard.engine.logfile import JsonFileWriter
 pytestmark = pytest.mark.needs_root
 
 
-@pytest.fixture(scope="module")
-def cd() -> Iterator[Daemon]:
-    d = new_daemon(["--bridge", "none", "--supervisor", "c"])
-    try:
-        yield d
-    finally:
-        d.cleanup()
-
-
 @pytest.fixture
 def cd_own() -> Iterator[Daemon]:
     """A daemon of its own (tests that kill it)."""

@@ -14,23 +14,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
-from daemon_helpers import Daemon, new_daemon
+from daemon_helpers import Daemon
 
 from dockyard.engine import cshim
 
 pytestmark = pytest.mark.needs_root
-
-
-@pytest.fixture(scope="module")
-def cd() -> Iterator[Daemon]:
-    d = new_daemon(["--bridge", "none", "--supervisor", "c"])
-    try:
-        yield d
-    finally:
-        d.cleanup()
 
 
 def _shim_args(d: Daemon, name: str) -> dict[str, str]:
